@@ -1,0 +1,152 @@
+// Package cli is the carepath command line: every command, its flags and its exit codes.
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/urfave/cli/v2"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/rules"
+	"github.com/carepath/carepath/triage"
+)
+
+// Exit codes, so scripts can tell bad input from a failure of ours.
+const (
+	ExitFailure = 1 // something went wrong that the input did not cause
+	ExitInvalid = 2 // the input was refused; nothing was stored
+)
+
+// DefaultDB is the embedded database used when neither --db nor CAREPATH_DB says otherwise.
+const DefaultDB = "sqlite:carepath.db"
+
+// IO is where commands read and write, so tests can run them in process.
+type IO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// New returns the carepath application; now is the only clock the commands read.
+func New(stdio IO, now func() time.Time) *cli.App {
+	c := &commands{io: stdio, now: now}
+	return &cli.App{
+		Name:      "carepath",
+		Usage:     "rules-driven assessment and triage engine",
+		Reader:    stdio.Stdin,
+		Writer:    stdio.Stdout,
+		ErrWriter: stdio.Stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Value: DefaultDB, EnvVars: []string{"CAREPATH_DB"},
+				Usage: "database: sqlite:PATH or a postgres:// URL"},
+		},
+		ExitErrHandler: func(ctx *cli.Context, err error) {
+			if err == nil {
+				return
+			}
+			var coder cli.ExitCoder
+			if errors.As(err, &coder) {
+				if msg := err.Error(); msg != "" {
+					fmt.Fprintln(stdio.Stderr, msg)
+				}
+				return
+			}
+			fmt.Fprintln(stdio.Stderr, "carepath:", err)
+		},
+		Commands: []*cli.Command{
+			c.migrateCommand(),
+			c.fixturesCommand(),
+			c.assessCommand(),
+			c.serveCommand(),
+			c.formsCommand(),
+		},
+	}
+}
+
+// Run runs the application with arguments and returns the process exit code.
+func Run(app *cli.App, args []string) int {
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) {
+		return coder.ExitCode()
+	}
+	fmt.Fprintln(app.ErrWriter, "carepath:", err)
+	return ExitFailure
+}
+
+type commands struct {
+	io  IO
+	now func() time.Time
+}
+
+// services is everything a command that touches the database needs, wired once.
+type services struct {
+	db     *database.DB
+	forms  *triage.SQLStore
+	rules  *rules.SQLStore
+	engine *triage.Engine
+}
+
+// open connects to the database; migrate applies migrations, otherwise the schema must be current.
+func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
+	db, err := database.Open(ctx.Context, ctx.String("db"))
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		err = db.Migrate(ctx.Context)
+	} else {
+		err = db.CheckSchema(ctx.Context)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	forms := triage.NewSQLStore(db)
+	rs := rules.NewSQLStore(db)
+	return &services{
+		db:    db,
+		forms: forms,
+		rules: rs,
+		engine: &triage.Engine{
+			Store: forms,
+			Rules: rules.NewRegistry(rs),
+			Now:   c.now,
+			NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		},
+	}, nil
+}
+
+func (c *commands) printJSON(v any) error {
+	enc := json.NewEncoder(c.io.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func (c *commands) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.io.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// readInput reads a named file, or standard input for "-".
+func (c *commands) readInput(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(c.io.Stdin, triage.MaxSubmissionBytes+1))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, triage.MaxSubmissionBytes+1))
+}

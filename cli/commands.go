@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/server"
+	"github.com/carepath/carepath/triage"
+)
+
+func (c *commands) migrateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "migrate",
+		Usage: "apply the database migrations this binary carries",
+		Action: func(ctx *cli.Context) error {
+			s, err := c.open(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer s.db.Close()
+			current, known, err := s.db.SchemaVersion(ctx.Context)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.io.Stdout, "database schema at version %d of %d\n", current, known)
+			return nil
+		},
+	}
+}
+
+func (c *commands) fixturesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "fixtures",
+		Usage: "demo data for a synthetic council (illustrative, not clinical advice)",
+		Subcommands: []*cli.Command{{
+			Name:  "load",
+			Usage: "load the demo forms, pathways and rule sets; loading twice changes nothing",
+			Action: func(ctx *cli.Context) error {
+				s, err := c.open(ctx, true)
+				if err != nil {
+					return err
+				}
+				defer s.db.Close()
+				sum, err := fixtures.Load(ctx.Context, s.forms, s.rules, c.now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations\n",
+					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations)
+				return nil
+			},
+		}},
+	}
+}
+
+func (c *commands) assessCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "assess",
+		Usage:     "decide one assessment (native JSON or FHIR QuestionnaireResponse), store it and print it",
+		ArgsUsage: "FILE|-",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dry-run", Usage: "decide without storing"},
+		},
+		Action: func(ctx *cli.Context) error {
+			if ctx.NArg() != 1 {
+				return cli.Exit("carepath assess: give one FILE, or - for standard input", ExitInvalid)
+			}
+			body, err := c.readInput(ctx.Args().First())
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("carepath assess: %v", err), ExitInvalid)
+			}
+			s, err := c.open(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer s.db.Close()
+			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run")})
+			if triage.IsInvalid(err) {
+				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
+			} else if err != nil {
+				return err
+			}
+			return c.printJSON(d)
+		},
+	}
+}
+
+func (c *commands) serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run the HTTP API; migrates, and loads the demo data into an empty database",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address HOST:PORT"},
+			&cli.BoolFlag{Name: "no-demo", Usage: "do not load the demo data into an empty database"},
+		},
+		Action: func(ctx *cli.Context) error {
+			log := c.logger()
+			s, err := c.open(ctx, true)
+			if err != nil {
+				return err
+			}
+			defer s.db.Close()
+			if !ctx.Bool("no-demo") {
+				forms, err := s.forms.Forms(ctx.Context)
+				if err != nil {
+					return err
+				}
+				if len(forms) == 0 {
+					sum, err := fixtures.Load(ctx.Context, s.forms, s.rules, c.now())
+					if err != nil {
+						return err
+					}
+					log.Info("loaded demo data (illustrative, not clinical advice)", "forms", sum.Forms, "rulesets", sum.RuleSets)
+				}
+			}
+			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext}
+			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			ln, err := net.Listen("tcp", ctx.String("addr"))
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			done := make(chan error, 1)
+			go func() { done <- srv.Serve(ln) }()
+			log.Info("listening", "url", "http://"+ln.Addr().String(), "db", s.db.Dialect)
+			select {
+			case err := <-done:
+				return err
+			case <-sigctx.Done():
+			}
+			log.Info("shutting down: finishing requests in flight")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				return err
+			}
+			if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+}
+
+func (c *commands) formsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "forms",
+		Usage: "published assessment forms",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "list",
+				Usage: "list published form versions",
+				Action: func(ctx *cli.Context) error {
+					s, err := c.open(ctx, false)
+					if err != nil {
+						return err
+					}
+					defer s.db.Close()
+					forms, err := s.forms.Forms(ctx.Context)
+					if err != nil {
+						return err
+					}
+					for _, f := range forms {
+						fmt.Fprintf(c.io.Stdout, "%s\tv%d\t%s\n", f.ID, f.Version, f.Title)
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "export",
+				Usage:     "print a form as a FHIR R4 Questionnaire",
+				ArgsUsage: "ID",
+				Flags:     []cli.Flag{&cli.IntFlag{Name: "version", Usage: "form version (default: latest)"}},
+				Action: func(ctx *cli.Context) error {
+					if ctx.NArg() != 1 {
+						return cli.Exit("carepath forms export: give one form ID", ExitInvalid)
+					}
+					s, err := c.open(ctx, false)
+					if err != nil {
+						return err
+					}
+					defer s.db.Close()
+					f, err := s.forms.Form(ctx.Context, ctx.Args().First(), ctx.Int("version"))
+					if err != nil {
+						return cli.Exit("carepath forms export: "+err.Error(), ExitInvalid)
+					}
+					q, err := f.Questionnaire()
+					if err != nil {
+						return err
+					}
+					_, err = fmt.Fprintf(c.io.Stdout, "%s\n", q)
+					return err
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,72 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/triage"
+)
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type     string           `json:"type"`
+	Title    string           `json:"title"`
+	Status   int              `json:"status"`
+	Detail   string           `json:"detail,omitempty"`
+	Instance string           `json:"instance,omitempty"`
+	Errors   []triage.Problem `json:"errors,omitempty"`
+}
+
+const problemBase = "https://carepath.org.uk/problems/"
+
+// writeProblem maps an error to a status by its domain code and writes it as problem details.
+func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := Problem{Instance: r.URL.Path}
+	var ve *triage.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		p.Status, p.Type, p.Title = http.StatusRequestEntityTooLarge, "too-large", "Request body too large"
+		p.Detail = "the body is over the limit of " + itoa(mbe.Limit) + " bytes"
+		p.Errors = []triage.Problem{{Field: "body", Reason: p.Detail}}
+	case errors.As(err, &ve):
+		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "invalid-assessment", "The assessment is not valid"
+		if len(ve.Problems) == 1 && ve.Problems[0].Field == "body" {
+			p.Status, p.Type, p.Title = http.StatusBadRequest, "malformed-body", "The body is not valid JSON"
+		}
+		p.Detail = ve.Error()
+		p.Errors = ve.Problems
+	default:
+		switch failure.CodeOf(err) {
+		case failure.Invalid:
+			p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "invalid", "Invalid request"
+		case failure.NotFound:
+			p.Status, p.Type, p.Title = http.StatusNotFound, "not-found", "Not found"
+		case failure.Conflict:
+			p.Status, p.Type, p.Title = http.StatusConflict, "conflict", "Conflict"
+		case failure.Unavailable:
+			p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "cannot-decide", "Cannot decide with the rules in force"
+		default:
+			p.Status, p.Type, p.Title = http.StatusInternalServerError, "internal", "Internal error"
+		}
+		p.Detail = err.Error()
+		if p.Status == http.StatusInternalServerError {
+			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+			p.Detail = "the server could not complete the request; it has been logged"
+		}
+	}
+	p.Type = problemBase + p.Type
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	if err := json.NewEncoder(w).Encode(p); err != nil {
+		s.Logger.Debug("unable to write problem", slog.Any("error", err))
+	}
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

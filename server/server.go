@@ -1,0 +1,221 @@
+// Package server is Carepath's HTTP API: submitting assessments, reading decisions, forms,
+// pathways and rule sets.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/rules"
+	"github.com/carepath/carepath/triage"
+)
+
+// Server holds what the HTTP handlers need; build it with its fields and call Handler.
+type Server struct {
+	Engine *triage.Engine
+	Forms  triage.Store
+	Rules  rules.Store
+	Logger *slog.Logger
+	// Ping checks the database for /healthz.
+	Ping func(ctx context.Context) error
+}
+
+// Handler returns the API's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/assessments", s.postAssessment)
+	mux.HandleFunc("GET /v1/assessments/{id}", s.getAssessment)
+	mux.HandleFunc("GET /v1/forms", s.listForms)
+	mux.HandleFunc("GET /v1/forms/{id}", s.getForm)
+	mux.HandleFunc("GET /v1/forms/{id}/questionnaire", s.getQuestionnaire)
+	mux.HandleFunc("GET /v1/pathways", s.listPathways)
+	mux.HandleFunc("GET /v1/rulesets", s.listRuleSets)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return s.logRequests(mux)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	})
+}
+
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		s.Logger.Debug("unable to write response", "error", err)
+	}
+}
+
+func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, triage.MaxSubmissionBytes))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if len(key) > 255 {
+		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "Idempotency-Key header: longer than 255 characters"))
+		return
+	}
+	d, created, err := s.Engine.Submit(r.Context(), body, triage.Options{IdempotencyKey: key})
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/v1/assessments/"+d.ID)
+	status := http.StatusCreated
+	if !created {
+		w.Header().Set("Idempotent-Replayed", "true")
+		status = http.StatusOK
+	}
+	s.writeJSON(w, status, d)
+}
+
+func (s *Server) getAssessment(w http.ResponseWriter, r *http.Request) {
+	d, err := s.Forms.Decision(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, d)
+}
+
+// formSummary is a form as listed, without its items.
+type formSummary struct {
+	ID          string `json:"id"`
+	Version     int    `json:"version"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+func (s *Server) listForms(w http.ResponseWriter, r *http.Request) {
+	forms, err := s.Forms.Forms(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	out := make([]formSummary, len(forms))
+	for i, f := range forms {
+		out[i] = formSummary{ID: f.ID, Version: f.Version, Title: f.Title, Description: f.Description}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"forms": out})
+}
+
+func (s *Server) form(w http.ResponseWriter, r *http.Request) (*triage.Form, bool) {
+	version := 0
+	if v := r.URL.Query().Get("version"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "version %q: want a whole number from 1", v))
+			return nil, false
+		}
+		version = n
+	}
+	f, err := s.Forms.Form(r.Context(), r.PathValue("id"), version)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return nil, false
+	}
+	return f, true
+}
+
+func (s *Server) getForm(w http.ResponseWriter, r *http.Request) {
+	if f, ok := s.form(w, r); ok {
+		s.writeJSON(w, http.StatusOK, f)
+	}
+}
+
+func (s *Server) getQuestionnaire(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.form(w, r)
+	if !ok {
+		return
+	}
+	q, err := f.Questionnaire()
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+json")
+	_, _ = w.Write(q)
+}
+
+func (s *Server) listPathways(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.Rules.Pathways(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"pathways": ps})
+}
+
+// ruleSetVersion is a stored version as listed, with whether it is in force now.
+type ruleSetVersion struct {
+	ID        string       `json:"id"`
+	Version   int          `json:"version"`
+	Form      string       `json:"form"`
+	SHA256    string       `json:"sha256"`
+	Status    rules.Status `json:"status"`
+	Active    bool         `json:"active"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+func (s *Server) listRuleSets(w http.ResponseWriter, r *http.Request) {
+	versions, err := s.Rules.Versions(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	now := s.Engine.Now()
+	active := map[string]int{}
+	out := make([]ruleSetVersion, len(versions))
+	for i, v := range versions {
+		if _, ok := active[v.ID]; !ok {
+			n, err := s.Rules.ActiveAt(r.Context(), v.ID, now)
+			if err != nil && failure.CodeOf(err) != failure.Unavailable {
+				s.writeProblem(w, r, err)
+				return
+			}
+			active[v.ID] = n
+		}
+		out[i] = ruleSetVersion{ID: v.ID, Version: v.Version, Form: v.Form, SHA256: v.SHA256, Status: v.Status,
+			Active: active[v.ID] == v.Version, CreatedAt: v.CreatedAt}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"rulesets": out})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.Ping != nil {
+		if err := s.Ping(ctx); err != nil {
+			s.Logger.Error("health check failed", "error", err)
+			s.writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+			return
+		}
+	}
+	s.writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

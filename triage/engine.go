@@ -1,0 +1,122 @@
+package triage
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/rules"
+)
+
+// Engine runs the decision pipeline: parse, validate, score, evaluate the rule-set version in force,
+// record, store.
+type Engine struct {
+	Store Store
+	Rules *rules.Registry
+	Now   func() time.Time
+	NewID func() string
+}
+
+// Options change how one submission is handled.
+type Options struct {
+	IdempotencyKey string // a client's key: a retry returns the first decision
+	DryRun         bool   // decide without storing
+}
+
+// Submit decides one submission (native JSON or FHIR QuestionnaireResponse) and, unless dry-run,
+// stores it; created is false when an idempotent retry returned the first decision.
+func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Decision, created bool, err error) {
+	sub, err := ParseSubmission(body)
+	if err != nil {
+		return nil, false, err
+	}
+	decision, err := e.Decide(ctx, sub, e.Now())
+	if err != nil {
+		return nil, false, err
+	}
+	if err := Record(&decision.Decision, &decision.Assessment, e.NewID(), e.Now()); err != nil {
+		return nil, false, err
+	}
+	if opts.DryRun {
+		return &decision.Decision, false, nil
+	}
+	sum := sha256.Sum256(body)
+	return e.Store.SaveDecision(ctx, &decision.Decision, Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])})
+}
+
+// Decided is a decision together with the assessment it was made on.
+type Decided struct {
+	Decision
+	Assessment Assessment
+}
+
+// Decide finds the form, validates and scores the submission, and evaluates it under the version
+// of the form's rule set that was active when it was authored (received, when it says not).
+func (e *Engine) Decide(ctx context.Context, sub *Submission, received time.Time) (*Decided, error) {
+	form, err := e.Store.Form(ctx, sub.Form, sub.FormVersion)
+	if failure.CodeOf(err) == failure.NotFound {
+		field := "form"
+		if sub.FormVersion > 0 {
+			field = "form_version"
+		}
+		return nil, problemError(field, err.Error())
+	} else if err != nil {
+		return nil, err
+	}
+	a, err := Assess(form, sub, received)
+	if err != nil {
+		return nil, err
+	}
+	p, err := e.Rules.Active(ctx, form.Schema(), a.Authored)
+	if err != nil {
+		return nil, err
+	}
+	d, err := Decide(&a, p)
+	if err != nil {
+		return nil, failure.Errorf(failure.Unavailable, "triage: unable to evaluate the rules: %w", err)
+	}
+	return &Decided{Decision: d, Assessment: a}, nil
+}
+
+// Reproduce re-evaluates a stored decision's canonical input under its recorded rule-set version
+// and reports an error when the outcome or the rule that matched differs.
+func (e *Engine) Reproduce(ctx context.Context, stored *Decision) (*Decision, error) {
+	sub, err := ParseSubmission(stored.Input)
+	if err != nil {
+		return nil, fmt.Errorf("triage: decision %s: stored input does not parse: %w", stored.ID, err)
+	}
+	form, err := e.Store.Form(ctx, stored.Form, stored.FormVersion)
+	if err != nil {
+		return nil, err
+	}
+	a, err := Assess(form, sub, stored.Authored)
+	if err != nil {
+		return nil, fmt.Errorf("triage: decision %s: stored input no longer validates: %w", stored.ID, err)
+	}
+	p, err := e.Rules.Program(ctx, stored.RuleSet.ID, stored.RuleSet.Version, form.Schema())
+	if err != nil {
+		return nil, err
+	}
+	if p.SHA256 != stored.RuleSet.SHA256 {
+		return nil, fmt.Errorf("triage: decision %s: rule set %s v%d content is %s, recorded %s", stored.ID, stored.RuleSet.ID, stored.RuleSet.Version, p.SHA256, stored.RuleSet.SHA256)
+	}
+	d, err := Decide(&a, p)
+	if err != nil {
+		return nil, fmt.Errorf("triage: decision %s: %w", stored.ID, err)
+	}
+	if d.Outcome.Pathway != stored.Outcome.Pathway || d.Outcome.Priority != stored.Outcome.Priority || d.Rule != stored.Rule {
+		return &d, fmt.Errorf("triage: decision %s: recorded %s by rule %s, re-evaluated %s by rule %s", stored.ID,
+			stored.Outcome.Pathway, stored.Rule, d.Outcome.Pathway, d.Rule)
+	}
+	return &d, nil
+}
+
+// IsInvalid reports whether err is a problem with the submitted input rather than with the service.
+func IsInvalid(err error) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve)
+}

@@ -1,0 +1,260 @@
+package triage
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/rules"
+)
+
+// Store keeps published form versions and decision records.
+type Store interface {
+	PutForm(ctx context.Context, f *Form, now time.Time) (created bool, err error)
+	Form(ctx context.Context, id string, version int) (*Form, error)
+	Forms(ctx context.Context) ([]*Form, error)
+	SaveDecision(ctx context.Context, d *Decision, key Idempotency) (stored *Decision, created bool, err error)
+	Decision(ctx context.Context, id string) (*Decision, error)
+}
+
+// Idempotency identifies a submission that a client may retry: the key it chose and a hash of the
+// request body, so that the same key with another body is refused rather than answered wrongly.
+type Idempotency struct {
+	Key           string
+	RequestSHA256 string
+}
+
+// SQLStore is the Store on SQLite or PostgreSQL; parsed forms are cached since versions never change.
+type SQLStore struct {
+	DB *database.DB
+
+	mu    sync.Mutex
+	forms map[formKey]*Form
+}
+
+type formKey struct {
+	id      string
+	version int
+}
+
+// NewSQLStore returns a Store over db.
+func NewSQLStore(db *database.DB) *SQLStore {
+	return &SQLStore{DB: db, forms: map[formKey]*Form{}}
+}
+
+// PutForm publishes a form version. The same content again is a no-op; other content under a
+// published version is a Conflict, because published forms never change.
+func (s *SQLStore) PutForm(ctx context.Context, f *Form, now time.Time) (bool, error) {
+	def, err := json.Marshal(f)
+	if err != nil {
+		return false, fmt.Errorf("triage: unable to encode form %s: %w", f.ID, err)
+	}
+	sum := sha256.Sum256(def)
+	hash := hex.EncodeToString(sum[:])
+	created := false
+	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		var stored string
+		err := tx.GetContext(ctx, &stored, tx.Rebind(`SELECT sha256 FROM forms WHERE id = ? AND version = ?`), f.ID, f.Version)
+		switch {
+		case err == nil && stored == hash:
+			return nil
+		case err == nil:
+			return failure.Errorf(failure.Conflict, "form %s version %d is already published with other content; publish a new version", f.ID, f.Version)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("triage: unable to read form %s v%d: %w", f.ID, f.Version, err)
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO forms (id, version, definition, sha256, created_at) VALUES (?, ?, ?, ?, ?)`),
+			f.ID, f.Version, string(def), hash, database.NewTime(now))
+		if err != nil {
+			return fmt.Errorf("triage: unable to store form %s v%d: %w", f.ID, f.Version, err)
+		}
+		created = true
+		return nil
+	})
+	return created, err
+}
+
+// Form returns a published form version; version 0 means the latest.
+func (s *SQLStore) Form(ctx context.Context, id string, version int) (*Form, error) {
+	if version > 0 {
+		s.mu.Lock()
+		f, ok := s.forms[formKey{id, version}]
+		s.mu.Unlock()
+		if ok {
+			return f, nil
+		}
+	}
+	var row struct {
+		Version    int    `db:"version"`
+		Definition string `db:"definition"`
+	}
+	var err error
+	if version > 0 {
+		err = s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT version, definition FROM forms WHERE id = ? AND version = ?`), id, version)
+	} else {
+		err = s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT version, definition FROM forms WHERE id = ? ORDER BY version DESC LIMIT 1`), id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		if version > 0 {
+			return nil, failure.Errorf(failure.NotFound, "form %s version %d is not published", id, version)
+		}
+		return nil, failure.Errorf(failure.NotFound, "form %s is not published", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("triage: unable to read form %s: %w", id, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.forms[formKey{id, row.Version}]; ok {
+		return f, nil
+	}
+	f, err := ParseForm([]byte(row.Definition))
+	if err != nil {
+		return nil, fmt.Errorf("triage: stored form %s v%d does not parse: %w", id, row.Version, err)
+	}
+	s.forms[formKey{id, row.Version}] = f
+	return f, nil
+}
+
+// Forms returns every published form version, ordered by id and version.
+func (s *SQLStore) Forms(ctx context.Context) ([]*Form, error) {
+	var keys []struct {
+		ID      string `db:"id"`
+		Version int    `db:"version"`
+	}
+	if err := s.DB.SelectContext(ctx, &keys, `SELECT id, version FROM forms ORDER BY id, version`); err != nil {
+		return nil, fmt.Errorf("triage: unable to list forms: %w", err)
+	}
+	out := make([]*Form, 0, len(keys))
+	for _, k := range keys {
+		f, err := s.Form(ctx, k.ID, k.Version)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+const decisionColumns = `id, request_sha256, input, input_sha256, form_id, form_version, subject_ref, scores,
+	ruleset_id, ruleset_version, ruleset_sha256, pathway, priority, respond_within, flags, rule_id, explanation,
+	authored_at, decided_at, engine_version`
+
+type decisionRow struct {
+	ID             string        `db:"id"`
+	RequestSHA256  string        `db:"request_sha256"`
+	Input          string        `db:"input"`
+	InputSHA256    string        `db:"input_sha256"`
+	FormID         string        `db:"form_id"`
+	FormVersion    int           `db:"form_version"`
+	SubjectRef     string        `db:"subject_ref"`
+	Scores         string        `db:"scores"`
+	RuleSetID      string        `db:"ruleset_id"`
+	RuleSetVersion int           `db:"ruleset_version"`
+	RuleSetSHA256  string        `db:"ruleset_sha256"`
+	Pathway        string        `db:"pathway"`
+	Priority       string        `db:"priority"`
+	RespondWithin  string        `db:"respond_within"`
+	Flags          string        `db:"flags"`
+	RuleID         string        `db:"rule_id"`
+	Explanation    string        `db:"explanation"`
+	AuthoredAt     database.Time `db:"authored_at"`
+	DecidedAt      database.Time `db:"decided_at"`
+	EngineVersion  string        `db:"engine_version"`
+}
+
+func (r *decisionRow) decision() (*Decision, error) {
+	d := &Decision{
+		ID: r.ID, Form: r.FormID, FormVersion: r.FormVersion, SubjectRef: r.SubjectRef,
+		RuleSet: RuleSetRef{ID: r.RuleSetID, Version: r.RuleSetVersion, SHA256: r.RuleSetSHA256},
+		Rule:    r.RuleID, Authored: r.AuthoredAt.Time, Decided: r.DecidedAt.Time, EngineVersion: r.EngineVersion,
+		Input: json.RawMessage(r.Input), InputSHA256: r.InputSHA256,
+	}
+	d.Outcome.Pathway = r.Pathway
+	d.Outcome.Priority = rules.Priority(r.Priority)
+	d.Outcome.RespondWithin = r.RespondWithin
+	for _, part := range []struct {
+		name string
+		src  string
+		dst  any
+	}{{"scores", r.Scores, &d.Scores}, {"flags", r.Flags, &d.Outcome.Flags}, {"explanation", r.Explanation, &d.Explanation}} {
+		if err := json.Unmarshal([]byte(part.src), part.dst); err != nil {
+			return nil, fmt.Errorf("triage: decision %s: stored %s does not decode: %w", r.ID, part.name, err)
+		}
+	}
+	return d, nil
+}
+
+// SaveDecision stores a decision and returns it once committed. With an idempotency key already
+// used for the same request it stores nothing and returns the first decision (created false), also
+// when the two requests race; the same key with a different request is a Conflict.
+func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotency) (*Decision, bool, error) {
+	scores, err := json.Marshal(d.Scores)
+	if err != nil {
+		return nil, false, fmt.Errorf("triage: unable to encode scores: %w", err)
+	}
+	flags := d.Outcome.Flags
+	if flags == nil {
+		flags = []string{}
+	}
+	flagsJSON, err := json.Marshal(flags)
+	if err != nil {
+		return nil, false, fmt.Errorf("triage: unable to encode flags: %w", err)
+	}
+	explanation, err := json.Marshal(d.Explanation)
+	if err != nil {
+		return nil, false, fmt.Errorf("triage: unable to encode explanation: %w", err)
+	}
+	var idemKey any // NULL when the client gave none, so keyless submissions never collide
+	if key.Key != "" {
+		idemKey = key.Key
+	}
+	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
+		form_id, form_version, subject_ref, scores, ruleset_id, ruleset_version, ruleset_sha256, pathway, priority,
+		respond_within, flags, rule_id, explanation, authored_at, decided_at, engine_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idempotency_key) DO NOTHING`),
+		d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
+		d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
+		d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
+		database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion)
+	if err != nil {
+		return nil, false, fmt.Errorf("triage: unable to store decision: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, false, fmt.Errorf("triage: unable to store decision: %w", err)
+	} else if n == 1 {
+		return d, true, nil
+	}
+	var row decisionRow
+	err = s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE idempotency_key = ?`), key.Key)
+	if err != nil {
+		return nil, false, fmt.Errorf("triage: unable to read the decision for idempotency key %q: %w", key.Key, err)
+	}
+	if row.RequestSHA256 != key.RequestSHA256 {
+		return nil, false, failure.Errorf(failure.Conflict, "idempotency key %q was already used for a different request", key.Key)
+	}
+	first, err := row.decision()
+	return first, false, err
+}
+
+// Decision returns a stored decision, or a NotFound error.
+func (s *SQLStore) Decision(ctx context.Context, id string) (*Decision, error) {
+	var row decisionRow
+	err := s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, failure.Errorf(failure.NotFound, "decision %s does not exist", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("triage: unable to read decision %s: %w", id, err)
+	}
+	return row.decision()
+}
