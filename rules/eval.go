@@ -151,9 +151,18 @@ func (r *Result) Outcome() Outcome { return r.p.RuleSet.Rules[r.rule].Then }
 // Explanation tells why a decision came out as it did: every condition evaluated, in order, with
 // the inputs it read.
 type Explanation struct {
-	Rule      string      `json:"rule"`
-	Because   string      `json:"because"`
-	Evaluated []Evaluated `json:"evaluated"`
+	Rule      string        `json:"rule"`
+	Because   string        `json:"because"`
+	Variables []VariableRun `json:"variables,omitempty"`
+	Evaluated []Evaluated   `json:"evaluated"`
+}
+
+// VariableRun is one rule-set variable as it was evaluated, with the inputs it read.
+type VariableRun struct {
+	Name   string       `json:"name"`
+	Expr   string       `json:"expr"`
+	Value  Value        `json:"value"`
+	Values []NamedValue `json:"values"`
 }
 
 // Evaluated is one rule condition as it was evaluated.
@@ -177,9 +186,26 @@ func (r *Result) Explain() Explanation {
 	for i := 0; i <= r.rule; i++ {
 		n += len(p.rules[i].refs)
 	}
+	for _, v := range p.vars {
+		n += len(v.refs)
+	}
+	// One backing array for every value keeps the explanation to a handful of allocations.
 	values := make([]NamedValue, 0, n)
-	steps := make([]Evaluated, r.rule+1)
 	a := activation{p: p, in: &r.in, vars: r.vars}
+	var vars []VariableRun
+	if len(p.vars) > 0 {
+		vars = make([]VariableRun, len(p.vars))
+		for i, v := range p.vars {
+			start := len(values)
+			for _, ref := range v.refs {
+				x, _ := a.value(ref)
+				values = append(values, NamedValue{Name: p.names[ref], Value: plainValue(x)})
+			}
+			decl := &p.RuleSet.Variables[i]
+			vars[i] = VariableRun{Name: decl.Name, Expr: decl.Expr, Value: plainValue(r.vars[i]), Values: values[start:len(values):len(values)]}
+		}
+	}
+	steps := make([]Evaluated, r.rule+1)
 	for i := range steps {
 		rule := &p.RuleSet.Rules[i]
 		start := len(values)
@@ -194,7 +220,7 @@ func (r *Result) Explain() Explanation {
 		steps[i] = Evaluated{Rule: rule.ID, When: when, Result: i == r.rule, Values: values[start:len(values):len(values)]}
 	}
 	rule := r.Rule()
-	return Explanation{Rule: rule.ID, Because: rule.Because, Evaluated: steps}
+	return Explanation{Rule: rule.ID, Because: rule.Because, Variables: vars, Evaluated: steps}
 }
 
 // MarshalJSON writes the value as a plain JSON scalar (null when absent).

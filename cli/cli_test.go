@@ -1,0 +1,151 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/cli"
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/database/databasetest"
+)
+
+var fixedNow = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+
+// run runs carepath in process and returns its exit code, stdout and stderr.
+func run(t testing.TB, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	app := cli.New(cli.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut}, fixedNow)
+	code := cli.Run(app, append([]string{"carepath"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func eachDSN(t *testing.T, fn func(t *testing.T, dsn string)) {
+	for _, d := range databasetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) { fn(t, databasetest.EmptyDSN(t, d)) })
+	}
+}
+
+func countDecisions(t *testing.T, dsn string) int {
+	t.Helper()
+	db, err := database.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.Get(&n, `SELECT COUNT(*) FROM decisions`); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAssessCommand(t *testing.T) {
+	native, err := os.ReadFile(filepath.Join("..", "triage", "testdata", "native", "mental-health.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fhir, err := os.ReadFile(filepath.Join("..", "triage", "testdata", "fhir", "mental-health.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eachDSN(t, func(t *testing.T, dsn string) {
+		if code, _, stderr := run(t, "", "--db", dsn, "assess", "-"); code != cli.ExitFailure || !strings.Contains(stderr, "carepath migrate") {
+			t.Errorf("assess before migrate: exit %d, %q", code, stderr)
+		}
+		code, out, stderr := run(t, "", "--db", dsn, "fixtures", "load")
+		if code != 0 || !strings.Contains(out, "loaded 2 forms, 11 pathways, 3 rule-set versions, 2 activations") {
+			t.Fatalf("fixtures load: %d %q %q", code, out, stderr)
+		}
+		if code, out, _ = run(t, "", "--db", dsn, "fixtures", "load"); code != 0 || !strings.Contains(out, "loaded 0 forms, 0 pathways, 0 rule-set versions, 0 activations") {
+			t.Errorf("second load changed something: %q", out)
+		}
+
+		var decisions []map[string]any
+		for _, in := range [][]byte{native, fhir} {
+			code, out, stderr = run(t, string(in), "--db", dsn, "assess", "-")
+			if code != 0 {
+				t.Fatalf("assess: exit %d: %s", code, stderr)
+			}
+			var d map[string]any
+			if err := json.Unmarshal([]byte(out), &d); err != nil {
+				t.Fatalf("assess printed %q: %v", out, err)
+			}
+			for _, k := range []string{"id", "form", "scores", "ruleset", "outcome", "rule", "explanation"} {
+				if _, ok := d[k]; !ok {
+					t.Errorf("output lacks %s", k)
+				}
+			}
+			decisions = append(decisions, d)
+		}
+		// The native and FHIR fixtures carry the same answers, so they decide alike.
+		if decisions[0]["input_sha256"] != decisions[1]["input_sha256"] || decisions[0]["rule"] != decisions[1]["rule"] {
+			t.Errorf("native and FHIR decided differently: %v / %v", decisions[0]["rule"], decisions[1]["rule"])
+		}
+		if n := countDecisions(t, dsn); n != 2 {
+			t.Errorf("%d decisions stored, want 2", n)
+		}
+
+		if code, _, _ = run(t, string(native), "--db", dsn, "assess", "--dry-run", "-"); code != 0 || countDecisions(t, dsn) != 2 {
+			t.Errorf("dry run: exit %d, stored %d", code, countDecisions(t, dsn))
+		}
+		bad := strings.Replace(string(native), `"phq9_1"`, `"phq9_10"`, 1)
+		code, out, stderr = run(t, bad, "--db", dsn, "assess", "-")
+		if code != cli.ExitInvalid || out != "" || !strings.Contains(stderr, "answers.phq9_10") || !strings.Contains(stderr, "nothing was stored") {
+			t.Errorf("bad input: exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
+		if countDecisions(t, dsn) != 2 {
+			t.Error("bad input stored a decision")
+		}
+		if code, _, stderr = run(t, "", "--db", dsn, "assess", filepath.Join(t.TempDir(), "missing.json")); code != cli.ExitInvalid || stderr == "" {
+			t.Errorf("missing file: exit %d %q", code, stderr)
+		}
+
+		code, out, _ = run(t, "", "--db", dsn, "forms", "export", "mental-health")
+		if code != 0 || !strings.Contains(out, `"resourceType":"Questionnaire"`) && !strings.Contains(out, `"resourceType": "Questionnaire"`) {
+			t.Errorf("forms export: %d %.200s", code, out)
+		}
+		if code, _, stderr = run(t, "", "--db", dsn, "forms", "export", "nope"); code != cli.ExitInvalid || !strings.Contains(stderr, "nope") {
+			t.Errorf("export of unknown form: %d %q", code, stderr)
+		}
+		if code, out, _ = run(t, "", "--db", dsn, "forms", "list"); code != 0 || !strings.Contains(out, "discharge\tv1") {
+			t.Errorf("forms list: %q", out)
+		}
+	})
+}
+
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		if code, out, _ := run(t, "", "--db", dsn, "migrate"); code != 0 || !strings.Contains(out, "database schema at version") {
+			t.Fatalf("migrate: %d %q", code, out)
+		}
+		db, err := database.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = db.Exec(db.Rebind(`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, ?)`), 999, true)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"migrate"}, {"forms", "list"}} {
+			code, _, stderr := run(t, "", append([]string{"--db", dsn}, args...)...)
+			if code == 0 || !strings.Contains(stderr, "newer than this carepath knows") {
+				t.Errorf("%v on a newer schema: exit %d, %q", args, code, stderr)
+			}
+		}
+	})
+}
+
+func TestBadDSN(t *testing.T) {
+	code, _, stderr := run(t, "", "--db", "mysql://x", "forms", "list")
+	if code == 0 || !strings.Contains(stderr, "sqlite:") {
+		t.Errorf("bad DSN: exit %d %q", code, stderr)
+	}
+}

@@ -1,0 +1,143 @@
+package routing
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// Point is a WGS84 position in decimal degrees.
+type Point struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Valid reports whether p is a finite latitude in [-90, 90] and longitude in [-180, 180].
+func (p Point) Valid() bool {
+	return !math.IsNaN(p.Lat) && !math.IsNaN(p.Lon) &&
+		p.Lat >= -90 && p.Lat <= 90 && p.Lon >= -180 && p.Lon <= 180
+}
+
+// String formats p as "lat,lon" with six decimals (about 0.1 m), for messages.
+func (p Point) String() string {
+	return fmt.Sprintf("%.6f,%.6f", p.Lat, p.Lon)
+}
+
+// Travel estimates travel times so the routing logic does not care whether they come from a
+// formula or a routing server.
+type Travel interface {
+	// Matrix returns minutes from every point in from (rows) to every point in to (columns).
+	Matrix(ctx context.Context, from, to []Point) ([][]float64, error)
+}
+
+// Minutes is the travel time in minutes for a single pair, for callers that need only one.
+func Minutes(ctx context.Context, t Travel, from, to Point) (float64, error) {
+	m, err := t.Matrix(ctx, []Point{from}, []Point{to})
+	if err != nil {
+		return 0, err
+	}
+	if len(m) != 1 || len(m[0]) != 1 {
+		return 0, fmt.Errorf("routing: unable to estimate travel from %s to %s: matrix is %d rows, want 1x1", from, to, len(m))
+	}
+	return m[0][0], nil
+}
+
+// newMatrix allocates a rows×cols matrix in one backing array, because Assign asks for thousands
+// of one-column rows and one allocation per row would dominate its cost.
+func newMatrix(rows, cols int) [][]float64 {
+	backing := make([]float64, rows*cols)
+	m := make([][]float64, rows)
+	for i := range m {
+		m[i] = backing[i*cols : (i+1)*cols : (i+1)*cols]
+	}
+	return m
+}
+
+// Defaults for GreatCircle, used when a field is zero.
+const (
+	DefaultDetourFactor    = 1.3
+	DefaultSpeedKPH        = 40.0
+	DefaultOverheadMinutes = 5.0
+)
+
+// earthRadiusKM is the mean Earth radius (IUGG), adequate for a council-sized area.
+const earthRadiusKM = 6371.0088
+
+// GreatCircle estimates travel without a routing server: haversine distance times a detour factor
+// for road layout, at an average speed, plus a fixed overhead for parking and walking to the door.
+// Zero fields take the defaults; a negative OverheadMinutes means no overhead.
+type GreatCircle struct {
+	DetourFactor    float64 `json:"detour_factor"`
+	SpeedKPH        float64 `json:"speed_kph"`
+	OverheadMinutes float64 `json:"overhead_minutes"`
+}
+
+func (g GreatCircle) params() (detour, speed, overhead float64) {
+	detour, speed, overhead = g.DetourFactor, g.SpeedKPH, g.OverheadMinutes
+	if detour == 0 {
+		detour = DefaultDetourFactor
+	}
+	if speed == 0 {
+		speed = DefaultSpeedKPH
+	}
+	if overhead == 0 {
+		overhead = DefaultOverheadMinutes
+	}
+	if overhead < 0 {
+		overhead = 0
+	}
+	return detour, speed, overhead
+}
+
+// DistanceKM is the haversine great-circle distance between a and b in kilometres.
+func DistanceKM(a, b Point) float64 {
+	const rad = math.Pi / 180
+	dLat := (b.Lat - a.Lat) * rad
+	dLon := (b.Lon - a.Lon) * rad
+	s1 := math.Sin(dLat / 2)
+	s2 := math.Sin(dLon / 2)
+	h := s1*s1 + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*s2*s2
+	if h > 1 {
+		h = 1
+	}
+	return 2 * earthRadiusKM * math.Asin(math.Sqrt(h))
+}
+
+// Between is the estimated travel in minutes from a to b; identical points cost nothing because
+// no journey (and so no parking) happens.
+func (g GreatCircle) Between(a, b Point) float64 {
+	if a == b {
+		return 0
+	}
+	detour, speed, overhead := g.params()
+	return DistanceKM(a, b)*detour/speed*60 + overhead
+}
+
+// Matrix implements Travel; it fails only for invalid coordinates or a bad configuration.
+func (g GreatCircle) Matrix(ctx context.Context, from, to []Point) ([][]float64, error) {
+	detour, speed, _ := g.params()
+	if detour < 1 || speed <= 0 || math.IsNaN(detour) || math.IsNaN(speed) {
+		return nil, fmt.Errorf("routing: unable to estimate travel: detour factor %g must be >= 1 and speed %g km/h > 0", detour, speed)
+	}
+	for i, p := range from {
+		if !p.Valid() {
+			return nil, fmt.Errorf("routing: unable to estimate travel: origin %d has invalid coordinates %s", i, p)
+		}
+	}
+	for j, p := range to {
+		if !p.Valid() {
+			return nil, fmt.Errorf("routing: unable to estimate travel: destination %d has invalid coordinates %s", j, p)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("routing: unable to estimate travel: %w", err)
+	}
+	m := newMatrix(len(from), len(to))
+	for i, a := range from {
+		row := m[i]
+		for j, b := range to {
+			row[j] = g.Between(a, b)
+		}
+	}
+	return m, nil
+}

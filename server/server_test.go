@@ -1,0 +1,203 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/rules"
+	"github.com/carepath/carepath/server"
+	"github.com/carepath/carepath/triage"
+)
+
+const assessment = `{"form":"mental-health","subject":{"ref":"s-1","age":34},
+ "answers":{"phq9_1":2,"phq9_2":1,"phq9_3":1,"phq9_4":2,"phq9_5":1,"phq9_6":1,"phq9_7":1,"phq9_8":1,"phq9_9":0,
+ "gad7_1":1,"gad7_2":1,"gad7_3":1,"gad7_4":0,"gad7_5":0,"gad7_6":1,"gad7_7":1,
+ "risk_plan":false,"risk_intent":false,"previous_high_intensity_treatment":false,"under_secondary_care":false},
+ "authored":"2026-11-20T10:15:00Z"}`
+
+func start(t *testing.T, db *database.DB) *httptest.Server {
+	t.Helper()
+	now := func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+	forms := triage.NewSQLStore(db)
+	rs := rules.NewSQLStore(db)
+	if _, err := fixtures.Load(context.Background(), forms, rs, now()); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	s := &server.Server{
+		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) }},
+		Forms:  forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func do(t *testing.T, method, url, body string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func TestAssessmentsAPI(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		resp, b := do(t, "POST", srv.URL+"/v1/assessments", assessment, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %d %s", resp.StatusCode, b)
+		}
+		var d triage.Decision
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Outcome.Pathway != "talking-therapies-step2" || d.Scores["phq9_total"].I != 10 || d.Rule != "caseness" {
+			t.Errorf("decision %s", b)
+		}
+		if loc := resp.Header.Get("Location"); loc != "/v1/assessments/"+d.ID {
+			t.Errorf("Location %q", loc)
+		}
+		resp, got := do(t, "GET", srv.URL+"/v1/assessments/"+d.ID, "", nil)
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(got, b) {
+			t.Errorf("GET %d: differs from POST:\n%s\n%s", resp.StatusCode, got, b)
+		}
+		resp, _ = do(t, "GET", srv.URL+"/v1/assessments/nope", "", nil)
+		if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("missing decision: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	})
+}
+
+func TestAssessmentsAPIRefusesBadInput(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		tests := []struct {
+			name   string
+			body   string
+			status int
+			field  string
+		}{
+			{"malformed", `{"form":`, http.StatusBadRequest, "body"},
+			{"out of range", strings.Replace(assessment, `"phq9_3":1`, `"phq9_3":4`, 1), http.StatusUnprocessableEntity, "answers.phq9_3"},
+			{"wrong type", strings.Replace(assessment, `"risk_plan":false`, `"risk_plan":"no"`, 1), http.StatusUnprocessableEntity, "answers.risk_plan"},
+			{"unknown form", strings.Replace(assessment, `"mental-health"`, `"nope"`, 1), http.StatusUnprocessableEntity, "form"},
+			{"too large", `{"form":"` + strings.Repeat("x", triage.MaxSubmissionBytes) + `"}`, http.StatusRequestEntityTooLarge, "body"},
+		}
+		for _, tt := range tests {
+			resp, b := do(t, "POST", srv.URL+"/v1/assessments", tt.body, nil)
+			if resp.StatusCode != tt.status || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s: %d %s, want %d problem+json", tt.name, resp.StatusCode, resp.Header.Get("Content-Type"), tt.status)
+				continue
+			}
+			var p server.Problem
+			if err := json.Unmarshal(b, &p); err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, e := range p.Errors {
+				found = found || e.Field == tt.field && e.Reason != ""
+			}
+			if !found || p.Status != tt.status || p.Type == "" || p.Title == "" {
+				t.Errorf("%s: problem %s does not name %s", tt.name, b, tt.field)
+			}
+		}
+		var n int
+		if err := db.Get(&n, `SELECT COUNT(*) FROM decisions`); err != nil || n != 0 {
+			t.Errorf("%d decisions stored after refused input (%v)", n, err)
+		}
+	})
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		h := map[string]string{"Idempotency-Key": "k-1"}
+		r1, b1 := do(t, "POST", srv.URL+"/v1/assessments", assessment, h)
+		r2, b2 := do(t, "POST", srv.URL+"/v1/assessments", assessment, h)
+		if r1.StatusCode != http.StatusCreated || r2.StatusCode != http.StatusOK || r2.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("statuses %d, %d", r1.StatusCode, r2.StatusCode)
+		}
+		if !bytes.Equal(b1, b2) {
+			t.Errorf("retry returned another decision:\n%s\n%s", b1, b2)
+		}
+		r3, _ := do(t, "POST", srv.URL+"/v1/assessments", strings.Replace(assessment, `"s-1"`, `"s-2"`, 1), h)
+		if r3.StatusCode != http.StatusConflict {
+			t.Errorf("same key, other body: %d", r3.StatusCode)
+		}
+	})
+}
+
+func TestReadEndpoints(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		for _, tt := range []struct {
+			path, contentType, contains string
+		}{
+			{"/v1/forms", "application/json", `"id": "mental-health"`},
+			{"/v1/forms/discharge", "application/json", `"barthel_total"`},
+			{"/v1/forms/mental-health?version=1", "application/json", `"phq9_9"`},
+			{"/v1/forms/mental-health/questionnaire", "application/fhir+json", `"resourceType":"Questionnaire"`},
+			{"/v1/pathways", "application/json", `"crisis-home-treatment"`},
+			{"/v1/rulesets", "application/json", `"mh-triage"`},
+			{"/healthz", "application/json", `"ok"`},
+		} {
+			resp, b := do(t, "GET", srv.URL+tt.path, "", nil)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != tt.contentType {
+				t.Errorf("%s: %d %s", tt.path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			if !bytes.Contains(bytes.ReplaceAll(b, []byte(`": "`), []byte(`":"`)), []byte(strings.ReplaceAll(tt.contains, `": "`, `":"`))) {
+				t.Errorf("%s: body lacks %s: %.300s", tt.path, tt.contains, b)
+			}
+		}
+		_, b := do(t, "GET", srv.URL+"/v1/rulesets", "", nil)
+		var list struct {
+			RuleSets []struct {
+				ID      string `json:"id"`
+				Version int    `json:"version"`
+				Active  bool   `json:"active"`
+			} `json:"rulesets"`
+		}
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatal(err)
+		}
+		active := map[string]bool{}
+		for _, r := range list.RuleSets {
+			active[fmt.Sprintf("%s v%d", r.ID, r.Version)] = r.Active
+		}
+		if !active["mh-triage v1"] || active["mh-triage v2"] || !active["discharge-pathways v1"] {
+			t.Errorf("active flags %v", active)
+		}
+		for _, path := range []string{"/v1/forms/nope", "/v1/forms/mental-health?version=x"} {
+			if resp, _ := do(t, "GET", srv.URL+path, "", nil); resp.StatusCode/100 != 4 {
+				t.Errorf("%s: %d", path, resp.StatusCode)
+			}
+		}
+	})
+}
