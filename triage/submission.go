@@ -1,0 +1,329 @@
+package triage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carepath/carepath/rules"
+)
+
+// MaxSubmissionBytes is the largest submission body accepted; real assessments are a few kilobytes.
+const MaxSubmissionBytes = 1 << 20
+
+// Submission is one completed assessment as a clinician sends it.
+type Submission struct {
+	Form        string         `json:"form"`
+	FormVersion int            `json:"form_version,omitempty"` // 0: latest
+	Subject     Subject        `json:"subject"`
+	Answers     map[string]any `json:"answers"` // values: int64, float64, bool, string, or Coding
+	Authored    *time.Time     `json:"authored,omitempty"`
+}
+
+// Subject identifies the person assessed and where they are.
+type Subject struct {
+	Ref       string    `json:"ref"`
+	BirthDate string    `json:"birth_date,omitempty"`
+	Age       *int      `json:"age,omitempty"`
+	Location  *Location `json:"location,omitempty"`
+	Postcode  string    `json:"postcode,omitempty"`
+}
+
+// Location is a WGS84 point.
+type Location struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+}
+
+// Coding is a coded answer as FHIR and LOINC-aware clients send it.
+type Coding struct {
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+// ParseSubmission decodes a native JSON or FHIR R4 QuestionnaireResponse body; problems come back as *ValidationError.
+func ParseSubmission(data []byte) (*Submission, error) {
+	if len(data) > MaxSubmissionBytes {
+		return nil, problemError("body", fmt.Sprintf("is %d bytes, more than the limit of %d", len(data), MaxSubmissionBytes))
+	}
+	var probe struct {
+		ResourceType *string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field == "" {
+			return nil, problemError("body", "must be a JSON object, not a JSON "+te.Value)
+		}
+		return nil, problemError(jsonField(err), jsonReason(err))
+	}
+	if probe.ResourceType != nil {
+		if *probe.ResourceType != "QuestionnaireResponse" {
+			return nil, problemError("resourceType", fmt.Sprintf("must be QuestionnaireResponse, got %q", *probe.ResourceType))
+		}
+		return parseFHIR(data)
+	}
+	return parseNative(data)
+}
+
+func parseNative(data []byte) (*Submission, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	var sub Submission
+	if err := dec.Decode(&sub); err != nil {
+		return nil, problemError(jsonField(err), jsonReason(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, problemError("body", "has data after the JSON object")
+	}
+	var problems []Problem
+	for key, raw := range sub.Answers {
+		v, reason := nativeAnswer(raw)
+		switch {
+		case reason != "":
+			problems = append(problems, Problem{Field: "answers." + key, Reason: reason})
+		case v == nil:
+			delete(sub.Answers, key) // null means not answered
+		default:
+			sub.Answers[key] = v
+		}
+	}
+	if len(problems) > 0 {
+		return nil, newValidationError(problems)
+	}
+	if sub.Answers == nil {
+		sub.Answers = map[string]any{}
+	}
+	return &sub, nil
+}
+
+// nativeAnswer turns a decoded JSON value into one of the answer types Validate accepts.
+func nativeAnswer(raw any) (any, string) {
+	switch v := raw.(type) {
+	case nil, bool, string:
+		return v, ""
+	case json.Number:
+		return numberValue(v)
+	case map[string]any:
+		var c Coding
+		for k, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Sprintf("coding field %q must be a string", k)
+			}
+			switch k {
+			case "system":
+				c.System = s
+			case "code":
+				c.Code = s
+			case "display":
+				c.Display = s
+			default:
+				return nil, fmt.Sprintf("coding has unknown field %q", k)
+			}
+		}
+		if c.Code == "" {
+			return nil, "coding needs a code"
+		}
+		return c, ""
+	case []any:
+		return nil, "must be a single value, not an array"
+	}
+	return nil, fmt.Sprintf("unsupported value of type %T", raw)
+}
+
+// numberValue keeps integral numbers as int64 so that integer items can tell 2 from 2.5.
+func numberValue(n json.Number) (any, string) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, ""
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, fmt.Sprintf("number %s is out of range", n)
+	}
+	if f == math.Trunc(f) && math.Abs(f) <= 1<<53 {
+		return int64(f), ""
+	}
+	return f, ""
+}
+
+func jsonField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field
+	}
+	return "body"
+}
+
+func jsonReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("must be a JSON %s, not a JSON %s", jsonKind(te.Type), te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		if t == reflect.TypeFor[time.Time]() {
+			return "string (RFC 3339 time)"
+		}
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.String:
+		return "string"
+	}
+	return "number"
+}
+
+// AgeAt gives the subject's age in whole years at t: from the birth date when known, else the stated age.
+func (s Subject) AgeAt(t time.Time) rules.Value {
+	if y, m, d, ok := parseDate(s.BirthDate); ok {
+		ty, tm, td := t.Date()
+		age := ty - y
+		if int(tm) < m || int(tm) == m && td < d {
+			age--
+		}
+		if age < 0 {
+			return rules.Value{}
+		}
+		return rules.Int(int64(age))
+	}
+	if s.Age != nil && *s.Age >= 0 {
+		return rules.Int(int64(*s.Age))
+	}
+	return rules.Value{}
+}
+
+// parseDate reads YYYY-MM-DD without allocating, as it runs on the validation hot path.
+func parseDate(s string) (y, m, d int, ok bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, false
+	}
+	num := func(b string) (int, bool) {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			if b[i] < '0' || b[i] > '9' {
+				return 0, false
+			}
+			n = n*10 + int(b[i]-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(s[:4])
+	m, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:])
+	if !ok1 || !ok2 || !ok3 || y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// normalPostcode writes UK postcodes one way, so that "sw1a1aa" and "SW1A 1AA" compare equal.
+func normalPostcode(p string) string {
+	compact := strings.ToUpper(strings.Join(strings.Fields(p), ""))
+	if len(compact) < 5 || len(compact) > 7 || !isAlnumASCII(compact) {
+		return strings.TrimSpace(p) // not a UK postcode shape: keep what was sent
+	}
+	return compact[:len(compact)-3] + " " + compact[len(compact)-3:]
+}
+
+func isAlnumASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Canonical renders a validated submission as canonical JSON: sorted keys, no spaces, answers by item id,
+// so that the same assessment sent natively or as FHIR hashes and stores identically.
+func (f *Form) Canonical(sub *Submission, values []rules.Value) ([]byte, error) {
+	if len(values) != len(f.Items) {
+		return nil, fmt.Errorf("triage: unable to canonicalise submission: %d values for %d items", len(values), len(f.Items))
+	}
+	answers := make(map[string]any, len(values))
+	for i, v := range values {
+		it := &f.Items[i]
+		switch {
+		case v.Kind == rules.KindNone:
+			continue
+		case it.Type == TypeChoice:
+			opt, ok := f.chosenOption(sub, i)
+			if !ok {
+				return nil, fmt.Errorf("triage: unable to canonicalise submission: answers.%s: no valid option in the submission", it.ID)
+			}
+			answers[it.ID] = it.Options[opt].Code
+		default:
+			answers[it.ID] = v.Any()
+		}
+	}
+	subject := map[string]any{"ref": sub.Subject.Ref}
+	if sub.Subject.BirthDate != "" {
+		subject["birth_date"] = sub.Subject.BirthDate
+	}
+	if sub.Subject.Age != nil {
+		subject["age"] = *sub.Subject.Age
+	}
+	if loc := sub.Subject.Location; loc != nil {
+		subject["location"] = map[string]any{"lat": loc.Lat, "lon": loc.Lon}
+	}
+	if p := normalPostcode(sub.Subject.Postcode); p != "" {
+		subject["postcode"] = p
+	}
+	doc := map[string]any{
+		"form":         f.ID,
+		"form_version": f.Version,
+		"subject":      subject,
+		"answers":      answers,
+	}
+	if sub.Authored != nil {
+		doc["authored"] = sub.Authored.UTC().Format(time.RFC3339Nano)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// chosenOption finds which option of choice item i the submission picked; scores alone may not say.
+func (f *Form) chosenOption(sub *Submission, i int) (int, bool) {
+	for key, raw := range sub.Answers {
+		if j, ok := f.lookupKey(key); ok && j == i {
+			return f.resolveChoice(i, raw)
+		}
+	}
+	return 0, false
+}
