@@ -19,6 +19,14 @@ type Engine struct {
 	Rules *rules.Registry
 	Now   func() time.Time
 	NewID func() string
+	// Observers see every newly stored decision after its commit, such as shadow runs of other rule
+	// versions. They run on the request path, so they must hand work off rather than do it.
+	Observers []Observer
+}
+
+// Observer is told of each decision once it is stored.
+type Observer interface {
+	Observe(ctx context.Context, d *Decided)
 }
 
 // Options change how one submission is handled.
@@ -45,7 +53,14 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 		return &decision.Decision, false, nil
 	}
 	sum := sha256.Sum256(body)
-	return e.Store.SaveDecision(ctx, &decision.Decision, Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])})
+	stored, created, err := e.Store.SaveDecision(ctx, &decision.Decision, Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])})
+	if err != nil || !created {
+		return stored, created, err
+	}
+	for _, o := range e.Observers {
+		o.Observe(ctx, decision)
+	}
+	return stored, created, nil
 }
 
 // Decided is a decision together with the assessment it was made on.
