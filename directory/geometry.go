@@ -9,6 +9,7 @@ import (
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
+	"github.com/paulmach/orb/planar"
 )
 
 // ExtentTypeGeoJSON is the only HSDS extent_type Carepath can test containment against.
@@ -112,7 +113,7 @@ func checkPolygons(mp orb.MultiPolygon) error {
 
 // gridSize is the side of the coarse grid laid over each area: most points fall in a cell wholly
 // inside or outside, which answers without a ray cast.
-const gridSize = 16
+const gridSize = 32
 
 // area is a parsed service area ready for containment tests.
 type area struct {
@@ -210,15 +211,16 @@ func (a *area) contains(p orb.Point) bool {
 	return a.containsExact(p)
 }
 
-// containsExact is the ray-cast test, with each ring's precomputed bound as a precheck.
+// containsExact is orb's ray-cast test, with each ring's precomputed bound as a cheap precheck;
+// the grid leaves it only the points near a boundary.
 func (a *area) containsExact(p orb.Point) bool {
 	for i, poly := range a.shape {
-		if !a.ringBounds[i][0].Contains(p) || !ringContains(poly[0], p) {
+		if !a.ringBounds[i][0].Contains(p) || !planar.RingContains(poly[0], p) {
 			continue
 		}
 		inHole := false
 		for j := 1; j < len(poly); j++ {
-			if a.ringBounds[i][j].Contains(p) && ringContains(poly[j], p) {
+			if a.ringBounds[i][j].Contains(p) && planar.RingContains(poly[j], p) {
 				inHole = true
 				break
 			}
@@ -228,74 +230,4 @@ func (a *area) containsExact(p orb.Point) bool {
 		}
 	}
 	return false
-}
-
-// ringContains is planar.RingContains minus its bound computation, which the caller has done
-// once up front. The ray cast follows github.com/paulmach/orb/planar (MIT licence, Copyright (c)
-// 2017 Paul Mach) so that results, boundary cases included, match the library's.
-func ringContains(r orb.Ring, p orb.Point) bool {
-	c, on := rayIntersect(p, r[0], r[len(r)-1])
-	if on {
-		return true
-	}
-	for i := 0; i < len(r)-1; i++ {
-		inter, on := rayIntersect(p, r[i], r[i+1])
-		if on {
-			return true
-		}
-		if inter {
-			c = !c
-		}
-	}
-	return c
-}
-
-// rayIntersect reports whether a ray from p crosses segment s-e, or whether p lies on it; it is
-// orb's planar.rayIntersect, which is unexported.
-func rayIntersect(p, s, e orb.Point) (intersects, on bool) {
-	if s[0] > e[0] {
-		s, e = e, s
-	}
-	switch p[0] {
-	case s[0]:
-		if p[1] == s[1] {
-			return false, true
-		} else if s[0] == e[0] {
-			if s[1] > e[1] && s[1] >= p[1] && p[1] >= e[1] {
-				return false, true
-			}
-			if e[1] > s[1] && e[1] >= p[1] && p[1] >= s[1] {
-				return false, true
-			}
-		}
-		// Nudge off the vertex so a ray through it is counted once.
-		p[0] = math.Nextafter(p[0], math.Inf(1))
-	case e[0]:
-		if p[1] == e[1] {
-			return false, true
-		}
-		p[0] = math.Nextafter(p[0], math.Inf(1))
-	}
-	if p[0] < s[0] || p[0] > e[0] {
-		return false, false
-	}
-	if s[1] > e[1] {
-		if p[1] > s[1] {
-			return false, false
-		} else if p[1] < e[1] {
-			return true, false
-		}
-	} else {
-		if p[1] > e[1] {
-			return false, false
-		} else if p[1] < s[1] {
-			return true, false
-		}
-	}
-	rs := (p[1] - s[1]) / (p[0] - s[0])
-	ds := (e[1] - s[1]) / (e[0] - s[0])
-	if rs == ds {
-		return false, true
-	}
-	return rs <= ds, false
 }
