@@ -2,6 +2,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/governance"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -66,6 +68,13 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.assessCommand(),
 			c.serveCommand(),
 			c.formsCommand(),
+			c.rulesCommand(),
+			c.casesCommand(),
+			c.replayCommand(),
+			c.directoryCommand(),
+			c.gazetteerCommand(),
+			c.practitionersCommand(),
+			c.routingCommand(),
 		},
 	}
 }
@@ -95,6 +104,16 @@ type services struct {
 	forms  *triage.SQLStore
 	rules  *rules.SQLStore
 	engine *triage.Engine
+	shadow *governance.Shadow
+	stop   context.CancelFunc
+}
+
+// close finishes the shadow evaluations already queued, so no accepted work is dropped at exit,
+// and closes the database.
+func (s *services) close() error {
+	s.shadow.Drain()
+	s.stop()
+	return s.db.Close()
 }
 
 // open connects to the database; migrate applies migrations, otherwise the schema must be current.
@@ -114,16 +133,25 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 	}
 	forms := triage.NewSQLStore(db)
 	rs := rules.NewSQLStore(db)
+	registry := rules.NewRegistry(rs)
+	// Shadow runs see every live decision, from the API and from `assess` alike.
+	shadow := governance.NewShadow(db, registry, c.now, c.logger(), 1024)
+	shadowCtx, stop := context.WithCancel(context.Background())
+	go shadow.Run(shadowCtx)
 	return &services{
 		db:    db,
 		forms: forms,
 		rules: rs,
 		engine: &triage.Engine{
-			Store: forms,
-			Rules: rules.NewRegistry(rs),
-			Now:   c.now,
-			NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+			Store:     forms,
+			Rules:     registry,
+			Now:       c.now,
+			NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
+			Observers: []triage.Observer{shadow},
+			Placement: triage.NewPlacement(db, rs, os.Getenv("CAREPATH_TIMEZONE")),
 		},
+		shadow: shadow,
+		stop:   stop,
 	}, nil
 }
 

@@ -26,7 +26,7 @@ func (c *commands) migrateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer s.db.Close()
+			defer s.close()
 			current, known, err := s.db.SchemaVersion(ctx.Context)
 			if err != nil {
 				return err
@@ -41,7 +41,7 @@ func (c *commands) fixturesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "fixtures",
 		Usage: "demo data for a synthetic council (illustrative, not clinical advice)",
-		Subcommands: []*cli.Command{{
+		Subcommands: []*cli.Command{c.fixturesGenerateCommand(), {
 			Name:  "load",
 			Usage: "load the demo forms, pathways and rule sets; loading twice changes nothing",
 			Action: func(ctx *cli.Context) error {
@@ -49,13 +49,13 @@ func (c *commands) fixturesCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				defer s.db.Close()
+				defer s.close()
 				sum, err := fixtures.Load(ctx.Context, s.forms, s.rules, c.now())
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations\n",
-					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations)
+				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations, %d services, %d practitioners, %d postcodes\n",
+					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations, sum.Services, sum.Practitioners, sum.Postcodes)
 				return nil
 			},
 		}},
@@ -82,7 +82,7 @@ func (c *commands) assessCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer s.db.Close()
+			defer s.close()
 			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run")})
 			if triage.IsInvalid(err) {
 				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
@@ -108,7 +108,7 @@ func (c *commands) serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer s.db.Close()
+			defer s.close()
 			if !ctx.Bool("no-demo") {
 				forms, err := s.forms.Forms(ctx.Context)
 				if err != nil {
@@ -119,7 +119,8 @@ func (c *commands) serveCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					log.Info("loaded demo data (illustrative, not clinical advice)", "forms", sum.Forms, "rulesets", sum.RuleSets)
+					log.Info("loaded demo data (illustrative, not clinical advice)", "forms", sum.Forms, "rulesets", sum.RuleSets,
+						"services", sum.Services, "practitioners", sum.Practitioners, "postcodes", sum.Postcodes)
 				}
 			}
 			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext}
@@ -166,7 +167,7 @@ func (c *commands) formsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					defer s.db.Close()
+					defer s.close()
 					forms, err := s.forms.Forms(ctx.Context)
 					if err != nil {
 						return err
@@ -190,7 +191,7 @@ func (c *commands) formsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					defer s.db.Close()
+					defer s.close()
 					f, err := s.forms.Form(ctx.Context, ctx.Args().First(), ctx.Int("version"))
 					if err != nil {
 						return cli.Exit("carepath forms export: "+err.Error(), ExitInvalid)

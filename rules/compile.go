@@ -35,6 +35,19 @@ type compiledExpr struct {
 	prg  cel.Program
 	refs []int // indexes into Program.names, sorted, of the inputs the expression reads
 	cost cost.Estimate
+	// bounded is false for an expression whose worst-case cost estimate exceeds CostLimit: it runs
+	// with the runtime cost limit and EvalTimeout.
+	bounded bool
+	// op is "&&" or "||" when the expression is a chain of that operator, and parts its operands
+	// in order (one part when it is neither), for coverage and explanations.
+	op    string
+	parts []compiledPart
+}
+
+// compiledPart is one top-level operand of a condition.
+type compiledPart struct {
+	text string
+	expr *compiledExpr
 }
 
 // noSizes gives the cost estimator no size hints, so unbounded inputs count as unbounded.
@@ -164,15 +177,17 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		}
 		opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 		// Tracking cost at run time costs allocations on every evaluation; an expression whose
-		// worst case is already within the limit cannot exceed it, so only the others pay.
-		if est.Max > CostLimit {
-			opts = append(opts, cel.CostLimit(CostLimit))
+		// worst case is already within the limit cannot exceed it, so only the others pay, and
+		// only they can loop long enough to need the timeout.
+		bounded := est.Max <= CostLimit
+		if !bounded {
+			opts = append(opts, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(interruptEvery))
 		}
 		prg, err := env.Program(ast, opts...)
 		if err != nil {
 			return compiledExpr{}, err
 		}
-		return compiledExpr{prg: prg, refs: p.references(ast), cost: est}, nil
+		return compiledExpr{prg: prg, refs: p.references(ast), cost: est, bounded: bounded}, nil
 	}
 
 	for _, v := range rs.Variables {
@@ -218,6 +233,8 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		ce, err := program(ast)
 		if err != nil {
 			add(r.ID, r.WhenPos, err.Error())
+		} else {
+			ce.op, ce.parts = p.splitParts(env, ast, ce, program)
 		}
 		p.rules = append(p.rules, ce)
 		p.always = append(p.always, false)

@@ -115,8 +115,9 @@ func (p *Program) Evaluate(in Input) (Result, error) {
 	a := activation{p: p, in: &r.in}
 	if len(p.vars) > 0 {
 		a.vars = make([]ref.Val, len(p.vars))
-		for i, v := range p.vars {
-			out, _, err := v.prg.Eval(&a)
+		for i := range p.vars {
+			v := &p.vars[i]
+			out, err := v.eval(&a)
 			if err != nil {
 				return Result{}, &EvalError{RuleSet: p.RuleSet.ID, Version: p.RuleSet.Version, Var: p.RuleSet.Variables[i].Name, Err: err}
 			}
@@ -124,12 +125,13 @@ func (p *Program) Evaluate(in Input) (Result, error) {
 		}
 		r.vars = a.vars
 	}
-	for i, rule := range p.rules {
+	for i := range p.rules {
+		rule := &p.rules[i]
 		if p.always[i] {
 			r.rule = i
 			return r, nil
 		}
-		out, _, err := rule.prg.Eval(&a)
+		out, err := rule.eval(&a)
 		if err != nil {
 			return Result{}, &EvalError{RuleSet: p.RuleSet.ID, Version: p.RuleSet.Version, Rule: p.RuleSet.Rules[i].ID, Err: err}
 		}
@@ -171,6 +173,15 @@ type Evaluated struct {
 	When   string       `json:"when"`
 	Result bool         `json:"result"`
 	Values []NamedValue `json:"values"`
+	// Parts are the operands of the matched condition's top-level && or || with their values.
+	Parts []PartValue `json:"parts,omitempty"`
+}
+
+// PartValue is one operand of a condition and the value it had; Value is absent when it failed.
+type PartValue struct {
+	Op    string `json:"op"`
+	Expr  string `json:"expr"`
+	Value Value  `json:"value"`
 }
 
 // NamedValue is an input name with the value it had.
@@ -219,6 +230,9 @@ func (r *Result) Explain() Explanation {
 		}
 		steps[i] = Evaluated{Rule: rule.ID, When: when, Result: i == r.rule, Values: values[start:len(values):len(values)]}
 	}
+	if cond := &p.rules[r.rule]; len(cond.parts) > 1 {
+		steps[r.rule].Parts = r.parts(cond, &a)
+	}
 	rule := r.Rule()
 	return Explanation{Rule: rule.ID, Because: rule.Because, Variables: vars, Evaluated: steps}
 }
@@ -249,4 +263,15 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("rules: value %s is not a scalar", b)
 	}
 	return nil
+}
+
+// parts evaluates each operand of a condition against the result's inputs.
+func (r *Result) parts(cond *compiledExpr, a *activation) []PartValue {
+	out := make([]PartValue, len(cond.parts))
+	for i := range cond.parts {
+		part := &cond.parts[i]
+		v, _ := evalPart(part, a)
+		out[i] = PartValue{Op: cond.op, Expr: part.text, Value: plainValue(v)}
+	}
+	return out
 }

@@ -52,11 +52,14 @@ type Rule struct {
 }
 
 // TestCase is an example input with the outcome a rule set must give for it.
+//
+// Answers not given take the form's defaults (see Model.TestInput); the subject may give age.
 type TestCase struct {
 	Name    string         `json:"name" yaml:"name"`
 	Answers map[string]any `json:"answers" yaml:"answers"`
 	Subject map[string]any `json:"subject,omitempty" yaml:"subject,omitempty"`
 	Expect  TestExpect     `json:"expect" yaml:"expect"`
+	Pos     Pos            `json:"-" yaml:"-"`
 }
 
 // TestExpect is what a TestCase expects; empty fields are not checked.
@@ -78,6 +81,8 @@ type RuleSet struct {
 	Variables    []Variable     `json:"variables,omitempty" yaml:"variables,omitempty"`
 	Rules        []Rule         `json:"rules" yaml:"rules"`
 	Tests        []TestCase     `json:"tests,omitempty" yaml:"tests,omitempty"`
+	// RequiredCoverage is the percentage of coverage goals the tests must reach (0 to 100).
+	RequiredCoverage float64 `json:"required_coverage,omitempty" yaml:"required_coverage,omitempty"`
 
 	// File names the source for error messages; it is not part of the content.
 	File string `json:"-" yaml:"-"`
@@ -195,6 +200,13 @@ func locate(rs *RuleSet, doc *yaml.Node) {
 			}
 		}
 	}
+	if n := seq("tests"); n != nil {
+		for i, item := range n.Content {
+			if i < len(rs.Tests) {
+				rs.Tests[i].Pos = Pos{item.Line, item.Column}
+			}
+		}
+	}
 	if n := seq("variables"); n != nil {
 		for i, item := range n.Content {
 			if i >= len(rs.Variables) {
@@ -281,6 +293,27 @@ func (rs *RuleSet) checkShape() []Problem {
 		}
 		if r.Because == "" {
 			add(r.ID, r.Pos, "because: missing; say in words why this rule decides")
+		}
+	}
+	if rs.RequiredCoverage < 0 || rs.RequiredCoverage > 100 {
+		add("", Pos{}, "required_coverage: want a percentage from 0 to 100, got %v", rs.RequiredCoverage)
+	}
+	seenTest := map[string]bool{}
+	for _, tc := range rs.Tests {
+		if tc.Name == "" {
+			add("", tc.Pos, "tests: a test needs a name")
+		} else if seenTest[tc.Name] {
+			add("", tc.Pos, "tests.%s: the name is used by an earlier test", tc.Name)
+		}
+		seenTest[tc.Name] = true
+		if tc.Expect.Pathway == "" {
+			add("", tc.Pos, "tests.%s: expect.pathway: missing", tc.Name)
+		}
+		if tc.Expect.Priority != "" && !tc.Expect.Priority.Valid() {
+			add("", tc.Pos, "tests.%s: expect.priority %q: want emergency, urgent or routine", tc.Name, tc.Expect.Priority)
+		}
+		if tc.Expect.Rule != "" && !seenRule[tc.Expect.Rule] {
+			add("", tc.Pos, "tests.%s: expect.rule %q is not a rule of this rule set", tc.Name, tc.Expect.Rule)
 		}
 	}
 	if n := len(rs.Rules); n > 0 && rs.Rules[n-1].When != "" && rs.Rules[n-1].When != "true" {

@@ -35,7 +35,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/forms/{id}", s.getForm)
 	mux.HandleFunc("GET /v1/forms/{id}/questionnaire", s.getQuestionnaire)
 	mux.HandleFunc("GET /v1/pathways", s.listPathways)
-	mux.HandleFunc("GET /v1/rulesets", s.listRuleSets)
+	s.ruleSetRoutes(mux)
+	s.directoryRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.logRequests(mux)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/rules"
 )
 
@@ -36,6 +37,36 @@ type Decision struct {
 	EngineVersion string                 `json:"engine_version"`
 	Input         json.RawMessage        `json:"input"`
 	InputSHA256   string                 `json:"input_sha256"`
+	// Services are the services able to deliver the pathway to this subject, best first, each
+	// with why it was kept; empty when none can, which ManualAllocation then flags.
+	Services []directory.Candidate `json:"services"`
+	// RejectedServices, recorded only when the submission asked, say why each other service
+	// delivering the pathway was not offered.
+	RejectedServices []directory.Rejection `json:"rejected_services,omitempty"`
+	// Assignment is the practitioner and booked appointment; nil when the pathway has no visit
+	// or nobody could be assigned (UnassignedReason then says why).
+	Assignment       *Assignment `json:"assignment"`
+	UnassignedReason string      `json:"unassigned_reason,omitempty"`
+	// ManualAllocation is true when a person must find a service or practitioner for this case.
+	ManualAllocation bool `json:"manual_allocation"`
+}
+
+// Assignment is who will visit, for which service, and when, with why that practitioner.
+type Assignment struct {
+	PractitionerID   string          `json:"practitioner_id"`
+	PractitionerName string          `json:"practitioner_name,omitempty"`
+	ServiceID        string          `json:"service_id"`
+	TravelMinutes    float64         `json:"travel_minutes"`
+	Appointment      AppointmentSlot `json:"appointment"`
+	Continuity       bool            `json:"continuity"`
+	Why              string          `json:"why"`
+}
+
+// AppointmentSlot is the booked appointment of an assignment.
+type AppointmentSlot struct {
+	ID    string    `json:"id"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Assessment is a validated and scored submission, ready for the rules.
@@ -88,6 +119,7 @@ func Decide(a *Assessment, p *rules.Program) (Decision, error) {
 		Explanation:   r.Explain(),
 		Authored:      a.Authored,
 		EngineVersion: EngineVersion,
+		Services:      []directory.Candidate{},
 	}, nil
 }
 

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/rules"
 )
 
@@ -22,6 +25,9 @@ type Engine struct {
 	// Observers see every newly stored decision after its commit, such as shadow runs of other rule
 	// versions. They run on the request path, so they must hand work off rather than do it.
 	Observers []Observer
+	// Placement, when set, matches each decision to services and books a visit with it; nil
+	// stores decisions without services or assignment.
+	Placement *Placement
 }
 
 // Observer is told of each decision once it is stored.
@@ -33,6 +39,8 @@ type Observer interface {
 type Options struct {
 	IdempotencyKey string // a client's key: a retry returns the first decision
 	DryRun         bool   // decide without storing
+	// IncludeRejected records, with the decision, why each other service was not offered.
+	IncludeRejected bool
 }
 
 // Submit decides one submission (native JSON or FHIR QuestionnaireResponse) and, unless dry-run,
@@ -49,11 +57,59 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 	if err := Record(&decision.Decision, &decision.Assessment, e.NewID(), e.Now()); err != nil {
 		return nil, false, err
 	}
+	var book Booking
+	if p := e.Placement; p != nil {
+		// Appointments start from when the decision is made, not from when the form was authored.
+		at := decision.Decided
+		pl, err := p.prepare(ctx, decision, at, opts.IncludeRejected)
+		if err != nil {
+			return nil, false, err
+		}
+		if opts.DryRun {
+			if err := p.apply(ctx, p.DB, pl, &decision.Decision, at, func() string { return "" }, false); err != nil {
+				return nil, false, err
+			}
+			return &decision.Decision, false, nil
+		}
+		contended := false
+		book = func(ctx context.Context, tx *sqlx.Tx, d *Decision) error {
+			if err := p.apply(ctx, tx, pl, d, at, e.NewID, !contended); err != nil {
+				return err
+			}
+			if contended && d.Assignment != nil {
+				d.Assignment = nil
+				d.UnassignedReason, d.ManualAllocation = "every slot found was taken by concurrent bookings; allocate manually", true
+			}
+			return nil
+		}
+		return e.save(ctx, decision, body, opts, book, &contended, max(p.Attempts, 1))
+	}
 	if opts.DryRun {
 		return &decision.Decision, false, nil
 	}
+	return e.save(ctx, decision, body, opts, nil, nil, 1)
+}
+
+// save stores the decision, retrying the whole transaction with fresh bookings when a concurrent
+// submission took the chosen slot; after attempts losses it stores the decision for manual
+// allocation rather than fail, because an accepted assessment must never be lost.
+func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts Options, book Booking, contended *bool, attempts int) (*Decision, bool, error) {
 	sum := sha256.Sum256(body)
-	stored, created, err := e.Store.SaveDecision(ctx, &decision.Decision, Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])})
+	key := Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])}
+	var (
+		stored  *Decision
+		created bool
+		err     error
+	)
+	for attempt := 1; ; attempt++ {
+		stored, created, err = e.Store.SaveDecision(ctx, &decision.Decision, key, book)
+		if err == nil || contended == nil || !routing.IsSlotTaken(err) {
+			break
+		}
+		if attempt >= attempts {
+			*contended = true
+		}
+	}
 	if err != nil || !created {
 		return stored, created, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/rules"
 )
@@ -23,9 +24,20 @@ type Store interface {
 	PutForm(ctx context.Context, f *Form, now time.Time) (created bool, err error)
 	Form(ctx context.Context, id string, version int) (*Form, error)
 	Forms(ctx context.Context) ([]*Form, error)
-	SaveDecision(ctx context.Context, d *Decision, key Idempotency) (stored *Decision, created bool, err error)
+	// SaveDecision stores d; book, when not nil, runs first in the same transaction (it may fill
+	// d's services and assignment), so a booking commits with its decision or not at all.
+	SaveDecision(ctx context.Context, d *Decision, key Idempotency, book Booking) (stored *Decision, created bool, err error)
 	Decision(ctx context.Context, id string) (*Decision, error)
+	// UpdatePlacement rewrites a stored decision's services and assignment, on the caller's
+	// transaction, when a case is reassigned.
+	UpdatePlacement(ctx context.Context, ex sqlx.ExtContext, d *Decision) error
 }
+
+// Booking matches and books inside the transaction that stores a decision.
+type Booking func(ctx context.Context, tx *sqlx.Tx, d *Decision) error
+
+// errReplayed rolls back a booking made for a submission whose idempotency key was already used.
+var errReplayed = errors.New("triage: idempotency key already used")
 
 // Idempotency identifies a submission that a client may retry: the key it chose and a hash of the
 // request body, so that the same key with another body is refused rather than answered wrongly.
@@ -147,7 +159,7 @@ func (s *SQLStore) Forms(ctx context.Context) ([]*Form, error) {
 
 const decisionColumns = `id, request_sha256, input, input_sha256, form_id, form_version, subject_ref, scores,
 	ruleset_id, ruleset_version, ruleset_sha256, pathway, priority, respond_within, flags, rule_id, explanation,
-	authored_at, decided_at, engine_version`
+	authored_at, decided_at, engine_version, services, assignment, unassigned_reason`
 
 type decisionRow struct {
 	ID             string        `db:"id"`
@@ -170,6 +182,61 @@ type decisionRow struct {
 	AuthoredAt     database.Time `db:"authored_at"`
 	DecidedAt      database.Time `db:"decided_at"`
 	EngineVersion  string        `db:"engine_version"`
+	Services       string        `db:"services"`
+	Assignment     string        `db:"assignment"`
+	Unassigned     string        `db:"unassigned_reason"`
+}
+
+// storedServices is the services column: the candidates alone, or with the rejected services when
+// the submission asked for them.
+type storedServices struct {
+	Candidates []directory.Candidate `json:"candidates"`
+	Rejected   []directory.Rejection `json:"rejected"`
+}
+
+func encodePlacement(d *Decision) (services, assignment string, err error) {
+	cands := d.Services
+	if cands == nil {
+		cands = []directory.Candidate{}
+	}
+	var sv any = cands
+	if len(d.RejectedServices) > 0 {
+		sv = storedServices{Candidates: cands, Rejected: d.RejectedServices}
+	}
+	sb, err := json.Marshal(sv)
+	if err != nil {
+		return "", "", fmt.Errorf("triage: unable to encode services: %w", err)
+	}
+	ab, err := json.Marshal(d.Assignment)
+	if err != nil {
+		return "", "", fmt.Errorf("triage: unable to encode assignment: %w", err)
+	}
+	return string(sb), string(ab), nil
+}
+
+func (r *decisionRow) placement(d *Decision) error {
+	d.Services = []directory.Candidate{}
+	if len(r.Services) > 0 && r.Services[0] == '{' {
+		var sv storedServices
+		if err := json.Unmarshal([]byte(r.Services), &sv); err != nil {
+			return fmt.Errorf("triage: decision %s: stored services do not decode: %w", r.ID, err)
+		}
+		if sv.Candidates != nil {
+			d.Services = sv.Candidates
+		}
+		d.RejectedServices = sv.Rejected
+	} else if err := json.Unmarshal([]byte(r.Services), &d.Services); err != nil {
+		return fmt.Errorf("triage: decision %s: stored services do not decode: %w", r.ID, err)
+	}
+	if d.Services == nil {
+		d.Services = []directory.Candidate{}
+	}
+	if err := json.Unmarshal([]byte(r.Assignment), &d.Assignment); err != nil {
+		return fmt.Errorf("triage: decision %s: stored assignment does not decode: %w", r.ID, err)
+	}
+	d.UnassignedReason = r.Unassigned
+	d.ManualAllocation = r.Unassigned != ""
+	return nil
 }
 
 func (r *decisionRow) decision() (*Decision, error) {
@@ -191,13 +258,17 @@ func (r *decisionRow) decision() (*Decision, error) {
 			return nil, fmt.Errorf("triage: decision %s: stored %s does not decode: %w", r.ID, part.name, err)
 		}
 	}
+	if err := r.placement(d); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
-// SaveDecision stores a decision and returns it once committed. With an idempotency key already
-// used for the same request it stores nothing and returns the first decision (created false), also
-// when the two requests race; the same key with a different request is a Conflict.
-func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotency) (*Decision, bool, error) {
+// SaveDecision stores a decision and returns it once committed, after running book in the same
+// transaction. With an idempotency key already used for the same request it stores nothing, rolls
+// back whatever book did, and returns the first decision (created false), also when the two
+// requests race; the same key with a different request is a Conflict.
+func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotency, book Booking) (*Decision, bool, error) {
 	scores, err := json.Marshal(d.Scores)
 	if err != nil {
 		return nil, false, fmt.Errorf("triage: unable to encode scores: %w", err)
@@ -218,22 +289,42 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 	if key.Key != "" {
 		idemKey = key.Key
 	}
-	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
+	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if book != nil {
+			if err := book(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		services, assignment, err := encodePlacement(d)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
 		form_id, form_version, subject_ref, scores, ruleset_id, ruleset_version, ruleset_sha256, pathway, priority,
-		respond_within, flags, rule_id, explanation, authored_at, decided_at, engine_version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		respond_within, flags, rule_id, explanation, authored_at, decided_at, engine_version,
+		services, assignment, unassigned_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`),
-		d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
-		d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
-		d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
-		database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion)
-	if err != nil {
-		return nil, false, fmt.Errorf("triage: unable to store decision: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, false, fmt.Errorf("triage: unable to store decision: %w", err)
-	} else if n == 1 {
+			d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
+			d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
+			d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
+			database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion,
+			services, assignment, d.UnassignedReason)
+		if err != nil {
+			return fmt.Errorf("triage: unable to store decision: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("triage: unable to store decision: %w", err)
+		} else if n == 0 {
+			return errReplayed
+		}
+		return nil
+	})
+	if err == nil {
 		return d, true, nil
+	}
+	if !errors.Is(err, errReplayed) {
+		return nil, false, err
 	}
 	var row decisionRow
 	err = s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE idempotency_key = ?`), key.Key)
@@ -245,6 +336,25 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 	}
 	first, err := row.decision()
 	return first, false, err
+}
+
+// UpdatePlacement rewrites a stored decision's services, assignment and unassigned reason.
+func (s *SQLStore) UpdatePlacement(ctx context.Context, ex sqlx.ExtContext, d *Decision) error {
+	services, assignment, err := encodePlacement(d)
+	if err != nil {
+		return err
+	}
+	res, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE decisions SET services = ?, assignment = ?, unassigned_reason = ? WHERE id = ?`),
+		services, assignment, d.UnassignedReason, d.ID)
+	if err != nil {
+		return fmt.Errorf("triage: unable to update decision %s: %w", d.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("triage: unable to update decision %s: %w", d.ID, err)
+	} else if n != 1 {
+		return failure.Errorf(failure.NotFound, "decision %s does not exist", d.ID)
+	}
+	return nil
 }
 
 // Decision returns a stored decision, or a NotFound error.

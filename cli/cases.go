@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/carepath/carepath/triage"
+)
+
+// ExitInterrupted is the exit code of a command stopped by Ctrl-C or SIGTERM, as shells use.
+const ExitInterrupted = 130
+
+// maxRejectsShown bounds the rejected lines printed on stderr; a rejects file holds them all.
+const maxRejectsShown = 50
+
+func (c *commands) casesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cases",
+		Usage: "bulk work on stored cases",
+		Subcommands: []*cli.Command{{
+			Name:      "import",
+			Usage:     "decide and store assessments from JSON lines (one native or FHIR assessment per line), in batches",
+			ArgsUsage: "FILE.jsonl|-",
+			Flags: []cli.Flag{
+				&cli.IntFlag{Name: "batch", Value: 1000, Usage: "lines per transaction"},
+				&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "deciding goroutines"},
+				&cli.StringFlag{Name: "rejects", Usage: "also write refused lines to this file, as JSON lines {line, reason, body}"},
+				&cli.BoolFlag{Name: "resume", Usage: "skip lines already stored (after an interrupted import) without deciding them again"},
+			},
+			Action: c.importCases,
+		}},
+	}
+}
+
+func (c *commands) importCases(ctx *cli.Context) error {
+	if ctx.NArg() != 1 {
+		return cli.Exit("carepath cases import: give one FILE.jsonl, or - for standard input", ExitInvalid)
+	}
+	if ctx.Int("batch") < 1 {
+		return cli.Exit("carepath cases import: --batch must be at least 1", ExitInvalid)
+	}
+	var in io.Reader = c.io.Stdin
+	var size int64 = -1
+	if name := ctx.Args().First(); name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return cli.Exit("carepath cases import: "+err.Error(), ExitInvalid)
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		in = f
+	}
+	var rejects *json.Encoder
+	if name := ctx.String("rejects"); name != "" {
+		f, err := os.Create(name)
+		if err != nil {
+			return cli.Exit("carepath cases import: --rejects: "+err.Error(), ExitInvalid)
+		}
+		defer f.Close()
+		rejects = json.NewEncoder(f)
+		rejects.SetEscapeHTML(false)
+	}
+	s, err := c.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+
+	sigctx, stop := signal.NotifyContext(ctx.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	bar := c.progressBar(size, "importing")
+	if bar != nil {
+		in = io.TeeReader(in, bar)
+	}
+	im := &triage.Importer{Store: s.forms, RuleStore: s.rules, Rules: s.engine.Rules, Now: c.now,
+		BatchSize: ctx.Int("batch"), Workers: max(ctx.Int("workers"), 1), Resume: ctx.Bool("resume")}
+	shown := 0
+	started := time.Now()
+	sum, err := im.Import(sigctx, in, func(r triage.Rejected) error {
+		if shown < maxRejectsShown {
+			fmt.Fprintf(c.io.Stderr, "line %d: %s\n", r.Line, r.Reason)
+		} else if shown == maxRejectsShown {
+			fmt.Fprintf(c.io.Stderr, "(more refused lines not shown%s)\n", map[bool]string{true: "; see the rejects file", false: "; --rejects FILE keeps them all"}[rejects != nil])
+		}
+		shown++
+		if rejects != nil {
+			return rejects.Encode(struct {
+				Line   int    `json:"line"`
+				Reason string `json:"reason"`
+				Body   string `json:"body"`
+			}{r.Line, r.Reason, string(r.Body)})
+		}
+		return nil
+	}, func(sum triage.ImportSummary) {
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("importing: %d stored, %d refused", sum.Stored, sum.Rejected))
+		}
+	})
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(c.io.Stderr)
+	}
+	elapsed := time.Since(started) // wall time of the run for the rate shown to a person, not domain logic
+	fmt.Fprintf(c.io.Stdout, "read %d lines: stored %d, already stored %d, refused %d (%.0f lines/s)\n",
+		sum.Lines, sum.Stored, sum.AlreadyStored, sum.Rejected, float64(sum.Lines)/max(elapsed.Seconds(), 1e-9))
+	if errors.Is(err, context.Canceled) && sigctx.Err() != nil {
+		return cli.Exit(fmt.Sprintf("carepath cases import: interrupted; every line up to %d is stored (or refused); run the same command with --resume to continue after it", sum.CommittedLine), ExitInterrupted)
+	} else if err != nil {
+		return fmt.Errorf("cases import: stopped after line %d (every line up to it is stored or refused; --resume continues): %w", sum.CommittedLine, err)
+	}
+	if sum.Rejected > 0 {
+		return cli.Exit(fmt.Sprintf("carepath cases import: %d lines were refused (reasons above); the other lines are stored", sum.Rejected), ExitInvalid)
+	}
+	return nil
+}
+
+// progressBar returns a bar on stderr when stderr is a terminal, else nil; max -1 is a spinner.
+func (c *commands) progressBar(max int64, what string) *progressbar.ProgressBar {
+	f, ok := c.io.Stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	opts := []progressbar.Option{
+		progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
+		progressbar.OptionThrottle(200 * time.Millisecond), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionClearOnFinish(),
+	}
+	if what == "importing" {
+		opts = append(opts, progressbar.OptionShowBytes(true))
+	} else {
+		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("cases"))
+	}
+	return progressbar.NewOptions64(max, opts...)
+}

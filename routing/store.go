@@ -1,0 +1,358 @@
+package routing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/failure"
+)
+
+// Appointment statuses as stored.
+const (
+	StatusBooked    = "booked"
+	StatusCancelled = "cancelled"
+)
+
+// StoredVisit is an appointment as the store keeps it: the visit, whose subject it is, and
+// whether it still stands.
+type StoredVisit struct {
+	Visit
+	SubjectRef string    `json:"subject_ref"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Store keeps practitioners and appointments. Methods that take an sqlx.ExtContext run on the
+// caller's transaction, so a booking commits with the decision that made it.
+type Store interface {
+	PutPractitioners(ctx context.Context, ps []Practitioner, now time.Time) (int, error)
+	Practitioners(ctx context.Context) ([]Practitioner, error)
+	Practitioner(ctx context.Context, id string) (Practitioner, error)
+	Book(ctx context.Context, ex sqlx.ExtContext, v StoredVisit) error
+	Booked(ctx context.Context, ex sqlx.ExtContext, from, to time.Time) ([]StoredVisit, error)
+	LastPractitioner(ctx context.Context, ex sqlx.ExtContext, subjectRef string, before time.Time) (string, error)
+	Visit(ctx context.Context, id string) (StoredVisit, error)
+	VisitsOfDecision(ctx context.Context, ex sqlx.ExtContext, decisionID string) ([]StoredVisit, error)
+	Cancel(ctx context.Context, ex sqlx.ExtContext, id string, now time.Time) (StoredVisit, error)
+	Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error)
+	ApplyPlan(ctx context.Context, plan Plan, now time.Time) error
+}
+
+// SQLStore is the Store on SQLite or PostgreSQL.
+type SQLStore struct {
+	DB *database.DB
+}
+
+// NewSQLStore returns a Store over db.
+func NewSQLStore(db *database.DB) *SQLStore { return &SQLStore{DB: db} }
+
+// PutPractitioners upserts practitioners by id in one transaction; ParsePractitioners has already
+// validated them.
+func (s *SQLStore) PutPractitioners(ctx context.Context, ps []Practitioner, now time.Time) (int, error) {
+	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		q := tx.Rebind(`INSERT INTO practitioners (id, definition, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`)
+		for _, p := range ps {
+			def, err := json.Marshal(p)
+			if err != nil {
+				return fmt.Errorf("routing: unable to encode practitioner %q: %w", p.ID, err)
+			}
+			if _, err := tx.ExecContext(ctx, q, p.ID, string(def), database.NewTime(now)); err != nil {
+				return fmt.Errorf("routing: unable to store practitioner %q: %w", p.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(ps), nil
+}
+
+// Practitioners returns every stored practitioner sorted by id.
+func (s *SQLStore) Practitioners(ctx context.Context) ([]Practitioner, error) {
+	var rows []struct {
+		ID         string `db:"id"`
+		Definition string `db:"definition"`
+	}
+	if err := s.DB.SelectContext(ctx, &rows, `SELECT id, definition FROM practitioners ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("routing: unable to list practitioners: %w", err)
+	}
+	out := make([]Practitioner, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal([]byte(r.Definition), &out[i]); err != nil {
+			return nil, fmt.Errorf("routing: stored practitioner %q does not decode: %w", r.ID, err)
+		}
+	}
+	return out, nil
+}
+
+// Practitioner returns one practitioner, or a NotFound error.
+func (s *SQLStore) Practitioner(ctx context.Context, id string) (Practitioner, error) {
+	return s.practitionerOn(ctx, s.DB, id)
+}
+
+func (s *SQLStore) practitionerOn(ctx context.Context, ex sqlx.ExtContext, id string) (Practitioner, error) {
+	var def string
+	err := sqlx.GetContext(ctx, ex, &def, ex.Rebind(`SELECT definition FROM practitioners WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Practitioner{}, failure.Errorf(failure.NotFound, "practitioner %s does not exist", id)
+	} else if err != nil {
+		return Practitioner{}, fmt.Errorf("routing: unable to read practitioner %s: %w", id, err)
+	}
+	var p Practitioner
+	if err := json.Unmarshal([]byte(def), &p); err != nil {
+		return Practitioner{}, fmt.Errorf("routing: stored practitioner %q does not decode: %w", id, err)
+	}
+	return p, nil
+}
+
+const visitColumns = `id, decision_id, subject_ref, practitioner_id, service_id, pathway, start_at, end_at, lat, lon,
+	status, pinned, skills, candidate_services, created_at, updated_at`
+
+type visitRow struct {
+	ID                string        `db:"id"`
+	DecisionID        string        `db:"decision_id"`
+	SubjectRef        string        `db:"subject_ref"`
+	PractitionerID    string        `db:"practitioner_id"`
+	ServiceID         string        `db:"service_id"`
+	Pathway           string        `db:"pathway"`
+	StartAt           database.Time `db:"start_at"`
+	EndAt             database.Time `db:"end_at"`
+	Lat               float64       `db:"lat"`
+	Lon               float64       `db:"lon"`
+	Status            string        `db:"status"`
+	Pinned            int           `db:"pinned"`
+	Skills            string        `db:"skills"`
+	CandidateServices string        `db:"candidate_services"`
+	CreatedAt         database.Time `db:"created_at"`
+	UpdatedAt         database.Time `db:"updated_at"`
+}
+
+func (r *visitRow) visit() (StoredVisit, error) {
+	v := StoredVisit{
+		Visit: Visit{ID: r.ID, CaseID: r.DecisionID, PractitionerID: r.PractitionerID, ServiceID: r.ServiceID,
+			Pathway: r.Pathway, Start: r.StartAt.Time, End: r.EndAt.Time, Loc: Point{Lat: r.Lat, Lon: r.Lon}, Pinned: r.Pinned != 0},
+		SubjectRef: r.SubjectRef, Status: r.Status, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
+	}
+	if err := json.Unmarshal([]byte(r.Skills), &v.RequiredSkills); err != nil {
+		return StoredVisit{}, fmt.Errorf("routing: appointment %s: stored skills do not decode: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.CandidateServices), &v.CandidateServiceIDs); err != nil {
+		return StoredVisit{}, fmt.Errorf("routing: appointment %s: stored candidate services do not decode: %w", r.ID, err)
+	}
+	return v, nil
+}
+
+func listOf(s []string) string {
+	if s == nil {
+		s = []string{}
+	}
+	b, _ := json.Marshal(s) // a []string always encodes
+	return string(b)
+}
+
+func bit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Book inserts a booked appointment. A second booking of the practitioner's slot fails on the
+// partial unique index with an error wrapping ErrSlotTaken and carrying failure.Conflict; on
+// PostgreSQL the caller's transaction is then aborted, so callers retry the whole transaction.
+func (s *SQLStore) Book(ctx context.Context, ex sqlx.ExtContext, v StoredVisit) error {
+	_, err := ex.ExecContext(ctx, ex.Rebind(`INSERT INTO appointments (`+visitColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		v.ID, v.CaseID, v.SubjectRef, v.PractitionerID, v.ServiceID, v.Pathway,
+		database.NewTime(v.Start), database.NewTime(v.End), v.Loc.Lat, v.Loc.Lon, StatusBooked, bit(v.Pinned),
+		listOf(v.RequiredSkills), listOf(v.CandidateServiceIDs), database.NewTime(v.CreatedAt), database.NewTime(v.UpdatedAt))
+	if database.IsUniqueViolation(err) {
+		return failure.Errorf(failure.Conflict, "routing: unable to book appointment %s: practitioner %s at %s: %w",
+			v.ID, v.PractitionerID, v.Start.UTC().Format(time.RFC3339), ErrSlotTaken)
+	} else if err != nil {
+		return fmt.Errorf("routing: unable to book appointment %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// IsSlotTaken reports whether err is a booking that lost its slot to another.
+func IsSlotTaken(err error) bool { return errors.Is(err, ErrSlotTaken) }
+
+// Booked returns the booked appointments starting in [from, to), by start then id.
+func (s *SQLStore) Booked(ctx context.Context, ex sqlx.ExtContext, from, to time.Time) ([]StoredVisit, error) {
+	return s.visits(ctx, ex, `WHERE status = 'booked' AND start_at >= ? AND start_at < ? ORDER BY start_at, id`,
+		database.NewTime(from), database.NewTime(to))
+}
+
+// VisitsOfDecision returns every appointment a decision made, booked or cancelled, oldest first.
+func (s *SQLStore) VisitsOfDecision(ctx context.Context, ex sqlx.ExtContext, decisionID string) ([]StoredVisit, error) {
+	return s.visits(ctx, ex, `WHERE decision_id = ? ORDER BY created_at, id`, decisionID)
+}
+
+func (s *SQLStore) visits(ctx context.Context, ex sqlx.ExtContext, where string, args ...any) ([]StoredVisit, error) {
+	if ex == nil {
+		ex = s.DB
+	}
+	var rows []visitRow
+	if err := sqlx.SelectContext(ctx, ex, &rows, ex.Rebind(`SELECT `+visitColumns+` FROM appointments `+where), args...); err != nil {
+		return nil, fmt.Errorf("routing: unable to list appointments: %w", err)
+	}
+	out := make([]StoredVisit, len(rows))
+	for i := range rows {
+		v, err := rows[i].visit()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// LastPractitioner is who made the subject's latest booked visit starting before before, for
+// continuity of carer; empty when nobody has.
+func (s *SQLStore) LastPractitioner(ctx context.Context, ex sqlx.ExtContext, subjectRef string, before time.Time) (string, error) {
+	if ex == nil {
+		ex = s.DB
+	}
+	var id string
+	err := sqlx.GetContext(ctx, ex, &id, ex.Rebind(`SELECT practitioner_id FROM appointments
+		WHERE subject_ref = ? AND status = 'booked' AND start_at < ? ORDER BY start_at DESC, id LIMIT 1`),
+		subjectRef, database.NewTime(before))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("routing: unable to find who last saw %s: %w", subjectRef, err)
+	}
+	return id, nil
+}
+
+// Visit returns one appointment, or a NotFound error.
+func (s *SQLStore) Visit(ctx context.Context, id string) (StoredVisit, error) {
+	return s.visitOn(ctx, s.DB, id)
+}
+
+func (s *SQLStore) visitOn(ctx context.Context, ex sqlx.ExtContext, id string) (StoredVisit, error) {
+	var row visitRow
+	err := sqlx.GetContext(ctx, ex, &row, ex.Rebind(`SELECT `+visitColumns+` FROM appointments WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredVisit{}, failure.Errorf(failure.NotFound, "appointment %s does not exist", id)
+	} else if err != nil {
+		return StoredVisit{}, fmt.Errorf("routing: unable to read appointment %s: %w", id, err)
+	}
+	return row.visit()
+}
+
+// Cancel marks a booked appointment cancelled, freeing its slot; cancelling twice is a Conflict.
+func (s *SQLStore) Cancel(ctx context.Context, ex sqlx.ExtContext, id string, now time.Time) (StoredVisit, error) {
+	if ex == nil {
+		var out StoredVisit
+		err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+			var err error
+			out, err = s.Cancel(ctx, tx, id, now)
+			return err
+		})
+		return out, err
+	}
+	v, err := s.visitOn(ctx, ex, id)
+	if err != nil {
+		return StoredVisit{}, err
+	}
+	if v.Status != StatusBooked {
+		return StoredVisit{}, failure.Errorf(failure.Conflict, "appointment %s is already %s", id, v.Status)
+	}
+	if _, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE appointments SET status = 'cancelled', updated_at = ? WHERE id = ?`),
+		database.NewTime(now), id); err != nil {
+		return StoredVisit{}, fmt.Errorf("routing: unable to cancel appointment %s: %w", id, err)
+	}
+	v.Status, v.UpdatedAt = StatusCancelled, database.NewTime(now).Time
+	return v, nil
+}
+
+// Move puts a booked appointment at another slot start of the same practitioner: the start must be
+// on the slot grid of loc, in the future, inside the practitioner's working hours and free.
+func (s *SQLStore) Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error) {
+	var out StoredVisit
+	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		v, err := s.visitOn(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if v.Status != StatusBooked {
+			return failure.Errorf(failure.Conflict, "appointment %s is %s and cannot move", id, v.Status)
+		}
+		p, err := s.practitionerOn(ctx, tx, v.PractitionerID)
+		if err != nil {
+			return err
+		}
+		g, err := newGrid(loc, 0)
+		if err != nil {
+			return fmt.Errorf("routing: unable to move appointment %s: %w", id, err)
+		}
+		minute, ok := g.onGrid(start)
+		switch {
+		case !ok:
+			return failure.Errorf(failure.Invalid, "start: %s is not on the %d-minute slot grid in %s", start.Format(time.RFC3339), g.slotMin, loc)
+		case !start.After(now):
+			return failure.Errorf(failure.Invalid, "start: %s is not in the future", start.Format(time.RFC3339))
+		case !g.covers(&p, start.In(loc).Weekday(), minute):
+			return failure.Errorf(failure.Invalid, "start: practitioner %s does not work the slot at %s", p.ID, start.In(loc).Format("Mon 2 Jan 15:04"))
+		}
+		end := start.Add(v.End.Sub(v.Start))
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE appointments SET start_at = ?, end_at = ?, updated_at = ? WHERE id = ?`),
+			database.NewTime(start), database.NewTime(end), database.NewTime(now), id)
+		if database.IsUniqueViolation(err) {
+			return failure.Errorf(failure.Conflict, "start: practitioner %s already has a visit at %s: %w", p.ID, start.In(loc).Format(time.RFC3339), ErrSlotTaken)
+		} else if err != nil {
+			return fmt.Errorf("routing: unable to move appointment %s: %w", id, err)
+		}
+		v.Start, v.End, v.UpdatedAt = database.NewTime(start).Time, database.NewTime(end).Time, database.NewTime(now).Time
+		out = v
+		return nil
+	})
+	return out, err
+}
+
+// ApplyPlan hands each moved visit to its new practitioner and service in one transaction. Moves
+// may swap slots between practitioners, so every moved row first parks on a placeholder
+// practitioner unique to it, and only then takes its new one: the unique slot index never sees a
+// transient clash.
+func (s *SQLStore) ApplyPlan(ctx context.Context, plan Plan, now time.Time) error {
+	moves := append([]Move(nil), plan.Moves...)
+	sort.Slice(moves, func(i, j int) bool { return moves[i].VisitID < moves[j].VisitID })
+	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		park := tx.Rebind(`UPDATE appointments SET practitioner_id = ? WHERE id = ? AND status = 'booked' AND practitioner_id = ?`)
+		for _, m := range moves {
+			res, err := tx.ExecContext(ctx, park, "~moving~"+m.VisitID, m.VisitID, m.FromPractitionerID)
+			if err != nil {
+				return fmt.Errorf("routing: unable to move appointment %s: %w", m.VisitID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("routing: unable to move appointment %s: %w", m.VisitID, err)
+			} else if n != 1 {
+				return failure.Errorf(failure.Conflict, "appointment %s changed since the plan was made; optimise again", m.VisitID)
+			}
+		}
+		set := tx.Rebind(`UPDATE appointments SET practitioner_id = ?, service_id = ?, updated_at = ? WHERE id = ?`)
+		for _, m := range moves {
+			_, err := tx.ExecContext(ctx, set, m.ToPractitionerID, m.ToServiceID, database.NewTime(now), m.VisitID)
+			if database.IsUniqueViolation(err) {
+				return failure.Errorf(failure.Conflict, "appointment %s: practitioner %s was booked at %s since the plan was made; optimise again",
+					m.VisitID, m.ToPractitionerID, m.Start.UTC().Format(time.RFC3339))
+			} else if err != nil {
+				return fmt.Errorf("routing: unable to move appointment %s: %w", m.VisitID, err)
+			}
+		}
+		return nil
+	})
+}

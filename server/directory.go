@@ -1,0 +1,292 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carepath/carepath/directory"
+	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/routing"
+	"github.com/carepath/carepath/triage"
+)
+
+// maxRosterBytes bounds a practitioners import body.
+const maxRosterBytes = 16 << 20
+
+// directoryRoutes registers the services directory (HSDS API shape) and routing endpoints.
+func (s *Server) directoryRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/services", s.placed(s.listServices))
+	mux.HandleFunc("GET /v1/services/{id}", s.placed(s.getService))
+	mux.HandleFunc("POST /v1/practitioners", s.placed(s.importPractitioners))
+	mux.HandleFunc("GET /v1/practitioners", s.placed(s.listPractitioners))
+	mux.HandleFunc("GET /v1/practitioners/{id}/day", s.placed(s.practitionerDay))
+	mux.HandleFunc("POST /v1/appointments/{id}/cancel", s.placed(s.cancelAppointment))
+	mux.HandleFunc("POST /v1/appointments/{id}/move", s.placed(s.moveAppointment))
+	mux.HandleFunc("POST /v1/assessments/{id}/reassign", s.placed(s.reassign))
+	mux.HandleFunc("GET /v1/routing/visits", s.placed(s.dayVisits))
+	mux.HandleFunc("POST /v1/routing/optimise", s.placed(s.optimiseDay))
+}
+
+type placedHandler func(w http.ResponseWriter, r *http.Request, p *triage.Placement)
+
+// placed hands a handler the engine's routing, or answers that it is not configured.
+func (s *Server) placed(h placedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		p := s.Engine.Placement
+		if p == nil {
+			s.writeProblem(w, r, failure.Errorf(failure.Unavailable, "routing is not configured"))
+			return
+		}
+		if _, err := p.Zone(); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		h(w, r, p)
+	}
+}
+
+// writePlaceProblem writes refused directory or roster input as problem details naming each record
+// and field, and anything else as writeProblem does.
+func (s *Server) writePlaceProblem(w http.ResponseWriter, r *http.Request, err error) {
+	var dve *directory.ValidationError
+	var pe *routing.PractitionersError
+	var problems []triage.Problem
+	switch {
+	case errors.As(err, &dve):
+		for _, p := range dve.Problems {
+			problems = append(problems, triage.Problem{Field: "service " + p.Record + " " + p.Field, Reason: p.Reason})
+		}
+	case errors.As(err, &pe):
+		for _, p := range pe.Problems {
+			problems = append(problems, triage.Problem{Field: p.Record + " " + p.Field, Reason: p.Reason})
+		}
+	default:
+		var fe *failure.Error
+		if errors.As(err, &fe) && fe.Code == failure.Invalid {
+			field, reason, ok := strings.Cut(fe.Message, ": ")
+			if ok && !strings.Contains(field, " ") {
+				problems = []triage.Problem{{Field: field, Reason: reason}}
+			}
+		}
+		if problems == nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+	}
+	p := Problem{Type: problemBase + "invalid", Title: "Invalid request", Status: http.StatusUnprocessableEntity,
+		Detail: err.Error(), Instance: r.URL.Path, Errors: problems}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func invalid(field, format string, args ...any) error {
+	return failure.Errorf(failure.Invalid, field+": "+format, args...)
+}
+
+// intParam reads an optional whole-number query parameter of at least lowest.
+func intParam(r *http.Request, name string, lowest int) (*int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lowest {
+		return nil, invalid(name, "%q is not a whole number from %d", v, lowest)
+	}
+	return &n, nil
+}
+
+// listServices answers GET /v1/services in the HSDS API's paged shape, with Open Referral UK's
+// filters; page and per_page page it (per_page at most 500).
+func (s *Server) listServices(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	q := r.URL.Query()
+	f := directory.Filter{TaxonomyTermID: q.Get("taxonomy_term_id"), Search: q.Get("search")}
+	var err error
+	if f.MinimumAge, err = intParam(r, "minimum_age", 0); err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	if f.MaximumAge, err = intParam(r, "maximum_age", 0); err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	page, err := intParam(r, "page", 1)
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	size, err := intParam(r, "per_page", 1)
+	if err != nil || size != nil && *size > 500 {
+		if err == nil {
+			err = invalid("per_page", "%d is more than 500", *size)
+		}
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	if v := q.Get("proximity"); v != "" {
+		m, err := strconv.ParseFloat(v, 64)
+		if err != nil || m <= 0 || m != m {
+			s.writePlaceProblem(w, r, invalid("proximity", "%q is not a positive number of metres", v))
+			return
+		}
+		f.Proximity = m
+	}
+	if pc := q.Get("postcode"); pc != "" {
+		lat, lon, ok, err := p.Places.Locate(r.Context(), pc)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		if !ok {
+			s.writePlaceProblem(w, r, invalid("postcode", "%q is not in the gazetteer", pc))
+			return
+		}
+		f.Lat, f.Lon = lat, lon
+		if f.Proximity == 0 {
+			f.Proximity = 1 // a postcode alone keeps services whose area covers it
+		}
+	} else if f.Proximity > 0 {
+		s.writePlaceProblem(w, r, invalid("proximity", "needs a postcode to measure from"))
+		return
+	}
+	ix, err := p.Directory.Index(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	pageNumber, perPage := 1, 50
+	if page != nil {
+		pageNumber = *page
+	}
+	if size != nil {
+		perPage = *size
+	}
+	s.writeJSON(w, http.StatusOK, directory.Page(ix.Filter(f), pageNumber, perPage))
+}
+
+func (s *Server) getService(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	ix, err := p.Directory.Index(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	svc, ok := ix.Service(r.PathValue("id"))
+	if !ok {
+		s.writeProblem(w, r, failure.Errorf(failure.NotFound, "service %s does not exist", r.PathValue("id")))
+		return
+	}
+	s.writeJSON(w, http.StatusOK, svc)
+}
+
+func (s *Server) importPractitioners(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRosterBytes))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	ps, err := routing.ParsePractitioners(body)
+	if err != nil {
+		var pe *routing.PractitionersError
+		if !errors.As(err, &pe) {
+			err = invalid("body", "%v", err)
+		}
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	n, err := p.Routing.PutPractitioners(r.Context(), ps, s.Engine.Now())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]int{"imported": n})
+}
+
+func (s *Server) listPractitioners(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	ps, err := p.Routing.Practitioners(r.Context())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"practitioners": ps})
+}
+
+func (s *Server) practitionerDay(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	date := r.URL.Query().Get("date")
+	visits, err := p.DayVisits(r.Context(), date, r.PathValue("id"))
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"practitioner_id": r.PathValue("id"), "date": date, "visits": visits})
+}
+
+func (s *Server) cancelAppointment(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	v, err := p.Routing.Cancel(r.Context(), nil, r.PathValue("id"), s.Engine.Now())
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	var body struct {
+		Start string `json:"start"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		s.writePlaceProblem(w, r, invalid("body", "want {\"start\": RFC 3339 time}: %v", err))
+		return
+	}
+	start, err := time.Parse(time.RFC3339, body.Start)
+	if err != nil {
+		s.writePlaceProblem(w, r, invalid("start", "%q is not an RFC 3339 time", body.Start))
+		return
+	}
+	v, err := p.Routing.Move(r.Context(), r.PathValue("id"), start, p.Loc, s.Engine.Now())
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) reassign(w http.ResponseWriter, r *http.Request, _ *triage.Placement) {
+	d, err := s.Engine.Reassign(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	out, err := p.ExportDay(r.Context(), r.URL.Query().Get("date"))
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/geo+json")
+	_, _ = w.Write(out)
+}
+
+func (s *Server) optimiseDay(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	dry := r.URL.Query().Get("dry_run")
+	if dry != "" && dry != "true" && dry != "false" {
+		s.writePlaceProblem(w, r, invalid("dry_run", "%q is not true or false", dry))
+		return
+	}
+	report, err := p.Optimise(r.Context(), r.URL.Query().Get("date"), s.Engine.Now(), dry == "true")
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, report)
+}

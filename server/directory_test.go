@@ -1,0 +1,164 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/rules"
+	"github.com/carepath/carepath/server"
+	"github.com/carepath/carepath/triage"
+)
+
+// startPlaced serves the whole demo, directory and routing included, on a loopback port.
+func startPlaced(t *testing.T, db *database.DB) *httptest.Server {
+	t.Helper()
+	now := func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+	forms := triage.NewSQLStore(db)
+	rs := rules.NewSQLStore(db)
+	if _, err := fixtures.Load(context.Background(), forms, rs, now()); err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	s := &server.Server{
+		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
+			Placement: triage.NewPlacement(db, rs, "Europe/London")},
+		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestAssessmentOverHTTPBooksAVisit(t *testing.T) {
+	example, err := os.ReadFile(filepath.Join("..", "fixtures", "examples", "mental-health.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := startPlaced(t, db)
+		resp, b := do(t, "POST", srv.URL+"/v1/assessments", string(example), nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %d %s", resp.StatusCode, b)
+		}
+		var d struct {
+			ID       string `json:"id"`
+			Services []struct {
+				ServiceID string `json:"service_id"`
+			}
+			Assignment *struct {
+				PractitionerID string `json:"practitioner_id"`
+				Appointment    struct {
+					ID    string    `json:"id"`
+					Start time.Time `json:"start"`
+				} `json:"appointment"`
+				Why string `json:"why"`
+			} `json:"assignment"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil || d.Assignment == nil || len(d.Services) == 0 || d.Assignment.Why == "" {
+			t.Fatalf("decision without a booked visit: %s", b)
+		}
+		date := d.Assignment.Appointment.Start.In(time.UTC).Format(time.DateOnly)
+		resp, b = do(t, "GET", srv.URL+"/v1/practitioners/"+d.Assignment.PractitionerID+"/day?date="+date, "", nil)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), d.Assignment.Appointment.ID) {
+			t.Fatalf("day: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "GET", srv.URL+"/v1/routing/visits?date="+date, "", nil)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/geo+json" || !strings.Contains(string(b), `"FeatureCollection"`) {
+			t.Fatalf("visits: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "POST", srv.URL+"/v1/assessments/"+d.ID+"/reassign", "", nil)
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(b), `"practitioner_id": "`+d.Assignment.PractitionerID+`"`) {
+			t.Fatalf("reassign: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "POST", srv.URL+"/v1/appointments/"+d.Assignment.Appointment.ID+"/cancel", "", nil)
+		if resp.StatusCode != http.StatusConflict {
+			t.Errorf("cancel of the appointment reassign cancelled: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "POST", srv.URL+"/v1/appointments/"+d.Assignment.Appointment.ID+"/move", `{"start":"tomorrow"}`, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(b), `"field":"start"`) {
+			t.Errorf("move with a bad start: %d %s", resp.StatusCode, b)
+		}
+	})
+}
+
+func TestServicesAPI(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := startPlaced(t, db)
+		for _, tc := range []struct {
+			query      string
+			status     int
+			total      int
+			contains   string
+			notContain string
+		}{
+			{"", 200, 12, `"total_pages": 1`, ""},
+			{"?per_page=5&page=3", 200, 12, `"page_number": 3`, ""},
+			{"?taxonomy_term_id=term-talking-therapies-step2", 200, 3, "svc-talking-youth", "svc-crisis"},
+			{"?minimum_age=30&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "svc-talking-central", "svc-talking-youth"},
+			{"?postcode=ZX1%201AA&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "svc-talking-central", "svc-talking-south"},
+			{"?search=reablement%20home", 200, 1, "svc-reablement", ""},
+			{"?minimum_age=old", 422, 0, `"field":"minimum_age"`, ""},
+			{"?postcode=ZX9%209ZZ", 422, 0, `"field":"postcode"`, ""},
+			{"?proximity=500", 422, 0, `"field":"proximity"`, ""},
+		} {
+			resp, b := do(t, "GET", srv.URL+"/v1/services"+tc.query, "", nil)
+			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.contains) || tc.notContain != "" && strings.Contains(string(b), tc.notContain) {
+				t.Errorf("%s: %d %.400s", tc.query, resp.StatusCode, b)
+				continue
+			}
+			if tc.status == 200 {
+				var page struct {
+					TotalItems int               `json:"total_items"`
+					Contents   []json.RawMessage `json:"contents"`
+				}
+				if err := json.Unmarshal(b, &page); err != nil || page.TotalItems != tc.total {
+					t.Errorf("%s: total %d, want %d", tc.query, page.TotalItems, tc.total)
+				}
+			}
+		}
+		if resp, b := do(t, "GET", srv.URL+"/v1/services/svc-crisis", "", nil); resp.StatusCode != 200 || !strings.Contains(string(b), "Crisis Resolution") {
+			t.Errorf("service: %d %s", resp.StatusCode, b)
+		}
+		if resp, _ := do(t, "GET", srv.URL+"/v1/services/nope", "", nil); resp.StatusCode != 404 {
+			t.Errorf("unknown service: %d", resp.StatusCode)
+		}
+	})
+}
+
+func TestPractitionersAPI(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := startPlaced(t, db)
+		resp, b := do(t, "POST", srv.URL+"/v1/practitioners", `[{"id":"new-1","name":"N","skills":["reablement"],"service_ids":["svc-reablement"],
+			"base":{"lat":52.95,"lon":-1.15},"max_visits_per_day":4,"working_hours":[{"day":"mon","start":"09:00","end":"17:00"}]}]`, nil)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"imported": 1`) {
+			t.Fatalf("import: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "POST", srv.URL+"/v1/practitioners", `[{"id":"bad","skills":[],"service_ids":[],"base":{"lat":95,"lon":0},
+			"max_visits_per_day":0,"working_hours":[{"day":"someday","start":"09:00","end":"08:00"}]}]`, nil)
+		if resp.StatusCode != 422 || !strings.Contains(string(b), `practitioner 0 (id \"bad\") base`) || !strings.Contains(string(b), "working_hours[0].day") {
+			t.Errorf("bad import: %d %s", resp.StatusCode, b)
+		}
+		resp, b = do(t, "GET", srv.URL+"/v1/practitioners", "", nil)
+		var list struct{ Practitioners []struct{ ID string } }
+		if err := json.Unmarshal(b, &list); err != nil || resp.StatusCode != 200 || len(list.Practitioners) != 41 {
+			t.Errorf("list: %d %d practitioners", resp.StatusCode, len(list.Practitioners))
+		}
+		if resp, b := do(t, "GET", srv.URL+"/v1/practitioners/new-1/day?date=26/11/2026", "", nil); resp.StatusCode != 422 || !strings.Contains(string(b), `"field":"date"`) {
+			t.Errorf("bad date: %d %s", resp.StatusCode, b)
+		}
+	})
+}
