@@ -37,7 +37,7 @@ func (c *commands) casesCommand() *cli.Command {
 				&cli.IntFlag{Name: "batch", Value: 1000, Usage: "lines per transaction"},
 				&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "deciding goroutines"},
 				&cli.StringFlag{Name: "rejects", Usage: "also write refused lines to this file, as JSON lines {line, reason, body}"},
-				&cli.BoolFlag{Name: "resume", Usage: "skip lines already stored (after an interrupted import) without deciding them again"},
+				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted import: lines already stored are counted, not stored twice (also true without it)"},
 			},
 			Action: c.importCases,
 		}},
@@ -94,7 +94,11 @@ func (c *commands) importCases(ctx *cli.Context) error {
 		if shown < maxRejectsShown {
 			fmt.Fprintf(c.io.Stderr, "line %d: %s\n", r.Line, r.Reason)
 		} else if shown == maxRejectsShown {
-			fmt.Fprintf(c.io.Stderr, "(more refused lines not shown%s)\n", map[bool]string{true: "; see the rejects file", false: "; --rejects FILE keeps them all"}[rejects != nil])
+			hint := "--rejects FILE keeps them all"
+			if rejects != nil {
+				hint = "the rejects file has them all"
+			}
+			fmt.Fprintf(c.io.Stderr, "(more refused lines not shown; %s)\n", hint)
 		}
 		shown++
 		if rejects != nil {

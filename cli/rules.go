@@ -69,7 +69,8 @@ func (fc *fileChecker) load(name string) (*rules.Program, governance.FormModel, 
 }
 
 func (c *commands) rulesCommand() *cli.Command {
-	actor := &cli.StringFlag{Name: "actor", EnvVars: []string{"CAREPATH_ACTOR"}, Usage: "the person acting, recorded in the audit trail", Required: true}
+	// Not Required: a missing actor is refused by the lifecycle with exit code 2, as any refused input is.
+	actor := &cli.StringFlag{Name: "actor", EnvVars: []string{"CAREPATH_ACTOR"}, Usage: "the person acting, recorded in the audit trail (required)"}
 	reason := &cli.StringFlag{Name: "reason", Usage: "why, recorded in the audit trail"}
 	return &cli.Command{
 		Name:  "rules",
@@ -85,7 +86,7 @@ func (c *commands) rulesCommand() *cli.Command {
 			{Name: "draft", Usage: "store a file as a new draft (it takes the next version number)", ArgsUsage: "FILE", Flags: []cli.Flag{actor, reason}, Action: c.rulesDraft},
 			{Name: "submit", Usage: "send a draft to review: it must compile, pass every static check and its tests", ArgsUsage: "ID VERSION", Flags: []cli.Flag{actor, reason}, Action: c.rulesSubmit},
 			{Name: "approve", Usage: "approve a version in review (not its author)", ArgsUsage: "ID VERSION", Action: c.rulesApprove,
-				Flags: []cli.Flag{actor, &cli.StringFlag{Name: "comment", Required: true}, &cli.IntFlag{Name: "impact-days", Value: 90, Usage: "impact preview over stored decisions of the last N days"}}},
+				Flags: []cli.Flag{actor, &cli.StringFlag{Name: "comment", Usage: "why the version is approved (required)"}, &cli.IntFlag{Name: "impact-days", Value: 90, Usage: "impact preview over stored decisions of the last N days"}}},
 			{Name: "activate", Usage: "activate an approved version from now or a later time (rollback: activate an older one)", ArgsUsage: "ID VERSION", Action: c.rulesActivate,
 				Flags: []cli.Flag{actor, reason, &cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "effective time, RFC 3339 (default now)"}}},
 			{Name: "retire", Usage: "retire an approved version that is not in force", ArgsUsage: "ID VERSION", Flags: []cli.Flag{actor, reason}, Action: c.rulesRetire},

@@ -28,7 +28,7 @@ type harness struct {
 	db     *database.DB
 }
 
-func setup(t *testing.T, db *database.DB) *harness {
+func setup(t testing.TB, db *database.DB) *harness {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
 	forms := triage.NewSQLStore(db)

@@ -2,10 +2,11 @@ package governance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/replay"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -16,9 +17,9 @@ type Impact struct {
 	RuleSet   string    `json:"ruleset"`
 	Candidate int       `json:"candidate"`
 	Since     time.Time `json:"since"`
-	Evaluated int       `json:"evaluated"`
-	Changed   int       `json:"changed"`
-	Failed    int       `json:"failed"`
+	Evaluated int       `json:"evaluated"` // stored decisions read, replayable or not
+	Changed   int       `json:"changed"`   // decisions whose pathway would change
+	Failed    int       `json:"failed"`    // decisions that could not be replayed
 	Flows     []Flow    `json:"flows"`
 	Tests     struct {
 		Total  int `json:"total"`
@@ -29,83 +30,101 @@ type Impact struct {
 // PreviewImpact evaluates a candidate program against the stored decisions of its rule set
 // authored since a time (at most limit of them, oldest first; 0 for all) and against its tests.
 //
-// The replay engine of issue 4 is meant to stream this evaluation; until its API exists this reads
-// the decisions table directly. The lead may swap the loop for replay without changing the result.
+// The stored decisions stream through the replay engine, the same one `carepath replay` uses, so a
+// preview and a replay of the same candidate agree case for case.
 func (s *Service) PreviewImpact(ctx context.Context, candidate *rules.Program, model FormModel, since time.Time, limit int) (*Impact, error) {
 	rs := candidate.RuleSet
-	imp := &Impact{RuleSet: rs.ID, Candidate: rs.Version, Since: since.UTC()}
+	imp := &Impact{RuleSet: rs.ID, Candidate: rs.Version, Since: since.UTC(), Flows: []Flow{}}
 	tests := rules.RunTests(candidate, model)
 	imp.Tests.Total, imp.Tests.Failed = len(tests.Results), tests.Failed()
-	q := `SELECT id, input, form_id, form_version, pathway, authored_at FROM decisions WHERE ruleset_id = ? AND authored_at >= ? ORDER BY seq`
-	args := []any{rs.ID, database.NewTime(since)}
-	if limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, limit)
-	}
-	rows, err := s.DB.QueryxContext(ctx, s.DB.Rebind(q), args...)
+
+	all, err := s.Forms.Forms(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("governance: unable to read stored decisions of %s: %w", rs.ID, err)
+		return nil, fmt.Errorf("governance: unable to preview the impact of %s v%d: %w", rs.ID, rs.Version, err)
 	}
-	defer rows.Close()
+	var forms []*triage.Form
+	for _, f := range all {
+		if f.ID == rs.Form {
+			forms = append(forms, f)
+		}
+	}
+	var source replay.Source = &replay.SQLSource{Store: triage.NewSQLStore(s.DB), Filter: triage.DecisionFilter{RuleSet: rs.ID, Since: since}}
+	if limit > 0 {
+		source = &firstCases{source: source, limit: limit}
+	}
+	rep, err := replay.Run(ctx, replay.Config{
+		RuleSet:   rs.ID,
+		Source:    source,
+		Forms:     forms,
+		Candidate: &compiledCandidate{program: candidate, older: replay.Draft{RuleSet: rs}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("governance: unable to preview the impact of %s v%d: %w", rs.ID, rs.Version, err)
+	}
+	imp.Evaluated, imp.Failed = int(rep.Read), int(rep.NotReplayable)
 	flows := newFlows()
-	forms := map[[2]any]*triage.Form{}
-	programs := map[*triage.Form]*rules.Program{}
-	for rows.Next() {
-		var row struct {
-			ID          string        `db:"id"`
-			Input       string        `db:"input"`
-			Form        string        `db:"form_id"`
-			FormVersion int           `db:"form_version"`
-			Pathway     string        `db:"pathway"`
-			Authored    database.Time `db:"authored_at"`
-		}
-		if err := rows.StructScan(&row); err != nil {
-			return nil, fmt.Errorf("governance: unable to read a stored decision: %w", err)
-		}
-		imp.Evaluated++
-		key := [2]any{row.Form, row.FormVersion}
-		form, ok := forms[key]
-		if !ok {
-			form, err = s.Forms.Form(ctx, row.Form, row.FormVersion)
-			if err != nil {
-				return nil, err
-			}
-			forms[key] = form
-		}
-		p, ok := programs[form]
-		if !ok {
-			// The candidate was compiled against the latest form; older form versions need their own program.
-			p = candidate
-			if form.Version != candidate.Schema.Version {
-				if p, err = rules.Compile(rs, form.Schema(), nil); err != nil {
-					p = nil
-				}
-			}
-			programs[form] = p
-		}
-		sub, err := triage.ParseSubmission([]byte(row.Input))
-		if err != nil || p == nil {
-			imp.Failed++
-			continue
-		}
-		a, err := triage.Assess(form, sub, row.Authored.Time)
-		if err != nil {
-			imp.Failed++
-			continue
-		}
-		r, err := p.Evaluate(a.Input())
-		if err != nil {
-			imp.Failed++
-			continue
-		}
-		if to := r.Outcome().Pathway; to != row.Pathway {
+	// A replay also counts a change of matching rule or priority; the preview is about pathways.
+	for _, c := range rep.ChangedCases {
+		if c.From != c.To {
 			imp.Changed++
-			flows.add(row.Pathway, to, row.ID)
+			flows.add(c.From, c.To, c.ID)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("governance: unable to read stored decisions of %s: %w", rs.ID, err)
 	}
 	imp.Flows = flows.list()
 	return imp, nil
+}
+
+// compiledCandidate is a replay.Resolver for a program already compiled against the latest form
+// version; decisions made on older versions of the form get the rule set compiled for theirs.
+type compiledCandidate struct {
+	program *rules.Program
+	older   replay.Draft
+}
+
+// Program implements replay.Resolver.
+func (c *compiledCandidate) Program(ctx context.Context, sc *triage.StoredCase, form *triage.Form) (*rules.Program, error) {
+	if form.ID == c.program.Schema.Form && form.Version == c.program.Schema.Version {
+		return c.program, nil
+	}
+	return c.older.Program(ctx, sc, form)
+}
+
+// PerCase implements replay.Resolver: the program depends on the form version only.
+func (c *compiledCandidate) PerCase() bool { return false }
+
+// Name implements replay.Resolver.
+func (c *compiledCandidate) Name() string {
+	return fmt.Sprintf("candidate v%d", c.program.RuleSet.Version)
+}
+
+// errEnoughCases stops a stream once a preview has read as many cases as it was asked to.
+var errEnoughCases = errors.New("governance: enough cases read")
+
+// firstCases is a replay.Source of at most limit cases of another source, which stops reading at
+// the limit rather than streaming the rest.
+type firstCases struct {
+	source replay.Source
+	limit  int
+}
+
+// Cases implements replay.Source.
+func (f *firstCases) Cases(ctx context.Context, fn func([]triage.StoredCase) error) error {
+	read := 0
+	err := f.source.Cases(ctx, func(page []triage.StoredCase) error {
+		page = page[:min(len(page), f.limit-read)]
+		read += len(page)
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+		}
+		if read >= f.limit {
+			return errEnoughCases
+		}
+		return nil
+	})
+	if errors.Is(err, errEnoughCases) {
+		return nil
+	}
+	return err
 }

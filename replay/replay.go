@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, t := range tallies {
 		total.merge(t)
 	}
-	total.fill(rep, cfg.Candidate)
+	total.fill(rep)
 	return rep, nil
 }
 
@@ -182,7 +182,7 @@ type worker struct {
 	tally    *tally
 	programs map[programKey]programOrReason // per worker, so the hot path takes no lock
 	baseline map[programKey]programOrReason
-	in       caseInput
+	in       caseInput // reused from case to case
 	env      reflect.Value
 	envType  reflect.Type
 	vm       vm.VM

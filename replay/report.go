@@ -157,7 +157,7 @@ func (g *groupTally) lists() ([]Transition, []RuleCount) {
 	return ts, rs
 }
 
-func (t *tally) fill(rep *Report, _ Resolver) {
+func (t *tally) fill(rep *Report) {
 	rep.Read, rep.Filtered, rep.NotReplayable = t.read, t.filtered, t.notReplayable
 	all := newGroupTally()
 	keys := make([]string, 0, len(t.groups))

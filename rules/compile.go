@@ -48,6 +48,7 @@ type compiledExpr struct {
 type compiledPart struct {
 	text string
 	expr *compiledExpr
+	ref  int // index into Program.names when the operand only names an input, else -1
 }
 
 // noSizes gives the cost estimator no size hints, so unbounded inputs count as unbounded.
@@ -71,9 +72,15 @@ type Program struct {
 	slots  []slot         // slots[i] resolves names[i]
 	lookup map[string]int // name -> index in names
 	params []ref.Val      // params in names order of fromParam slots
-	vars   []compiledExpr // in declaration order
-	rules  []compiledExpr // rules[i].prg is nil for a rule that always matches
-	always []bool         // always[i] when rule i has no condition
+	// paramValues are params as plain values, so explanations read them without converting.
+	paramValues []Value
+	// varRefs counts the inputs all variables read, and ruleRefs[i] those rules 0..i read: the
+	// size of an explanation's values, known before evaluation.
+	varRefs  int
+	ruleRefs []int
+	vars     []compiledExpr // in declaration order
+	rules    []compiledExpr // rules[i].prg is nil for a rule that always matches
+	always   []bool         // always[i] when rule i has no condition
 }
 
 // celType maps a field kind to its CEL declaration type.
@@ -144,6 +151,7 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		}
 		declare("params."+name, slot{fromParam, len(p.params)}, t)
 		p.params = append(p.params, v)
+		p.paramValues = append(p.paramValues, plainValue(v))
 	}
 
 	env, err := cel.NewEnv(decls...)
@@ -241,6 +249,15 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 	}
 	if len(probs) > 0 {
 		return nil, &CompileError{Problems: probs}
+	}
+	for _, v := range p.vars {
+		p.varRefs += len(v.refs)
+	}
+	p.ruleRefs = make([]int, len(p.rules))
+	total := 0
+	for i, r := range p.rules {
+		total += len(r.refs)
+		p.ruleRefs[i] = total
 	}
 	return p, nil
 }

@@ -191,26 +191,25 @@ type NamedValue struct {
 }
 
 // Explain builds the explanation of a result; it reads values the evaluation already resolved.
+//
+// It runs for every decision, so it avoids CEL where it can: inputs and parameters are read as the
+// plain values they already are, and operands of the matched condition are evaluated again only
+// when their value is not already known.
 func (r *Result) Explain() Explanation {
 	p := r.p
-	n := 0
-	for i := 0; i <= r.rule; i++ {
-		n += len(p.rules[i].refs)
-	}
-	for _, v := range p.vars {
-		n += len(v.refs)
+	n := p.varRefs
+	if r.rule < len(p.ruleRefs) {
+		n += p.ruleRefs[r.rule]
 	}
 	// One backing array for every value keeps the explanation to a handful of allocations.
 	values := make([]NamedValue, 0, n)
-	a := activation{p: p, in: &r.in, vars: r.vars}
 	var vars []VariableRun
 	if len(p.vars) > 0 {
 		vars = make([]VariableRun, len(p.vars))
 		for i, v := range p.vars {
 			start := len(values)
 			for _, ref := range v.refs {
-				x, _ := a.value(ref)
-				values = append(values, NamedValue{Name: p.names[ref], Value: plainValue(x)})
+				values = append(values, NamedValue{Name: p.names[ref], Value: r.plain(ref, vars)})
 			}
 			decl := &p.RuleSet.Variables[i]
 			vars[i] = VariableRun{Name: decl.Name, Expr: decl.Expr, Value: plainValue(r.vars[i]), Values: values[start:len(values):len(values)]}
@@ -221,8 +220,7 @@ func (r *Result) Explain() Explanation {
 		rule := &p.RuleSet.Rules[i]
 		start := len(values)
 		for _, ref := range p.rules[i].refs {
-			v, _ := a.value(ref)
-			values = append(values, NamedValue{Name: p.names[ref], Value: plainValue(v)})
+			values = append(values, NamedValue{Name: p.names[ref], Value: r.plain(ref, vars)})
 		}
 		when := rule.When
 		if when == "" {
@@ -231,10 +229,31 @@ func (r *Result) Explain() Explanation {
 		steps[i] = Evaluated{Rule: rule.ID, When: when, Result: i == r.rule, Values: values[start:len(values):len(values)]}
 	}
 	if cond := &p.rules[r.rule]; len(cond.parts) > 1 {
-		steps[r.rule].Parts = r.parts(cond, &a)
+		steps[r.rule].Parts = r.parts(cond, vars)
 	}
 	rule := r.Rule()
 	return Explanation{Rule: rule.ID, Because: rule.Because, Variables: vars, Evaluated: steps}
+}
+
+// plain is the value of input name i as evaluation saw it, read without a round trip through CEL
+// values; vars holds the variables explained so far, which are the only ones an input can name.
+func (r *Result) plain(i int, vars []VariableRun) Value {
+	s := r.p.slots[i]
+	switch s.src {
+	case fromAnswer:
+		return r.in.Answers[s.i]
+	case fromScore:
+		return r.in.Scores[s.i]
+	case fromAge:
+		return r.in.Age
+	case fromParam:
+		return r.p.paramValues[s.i]
+	case fromVar:
+		if s.i < len(vars) {
+			return vars[s.i].Value
+		}
+	}
+	return Value{}
 }
 
 // MarshalJSON writes the value as a plain JSON scalar (null when absent).
@@ -265,13 +284,28 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parts evaluates each operand of a condition against the result's inputs.
-func (r *Result) parts(cond *compiledExpr, a *activation) []PartValue {
+// parts gives each operand of the matched condition its value. Every operand of a matched &&
+// chain was true, and an operand that only names an input has that input's value; the rest are
+// evaluated again.
+func (r *Result) parts(cond *compiledExpr, vars []VariableRun) []PartValue {
 	out := make([]PartValue, len(cond.parts))
+	var a *activation
 	for i := range cond.parts {
 		part := &cond.parts[i]
-		v, _ := evalPart(part, a)
-		out[i] = PartValue{Op: cond.op, Expr: part.text, Value: plainValue(v)}
+		var v Value
+		switch {
+		case cond.op == "&&":
+			v = Bool(true)
+		case part.ref >= 0:
+			v = r.plain(part.ref, vars)
+		default:
+			if a == nil {
+				a = &activation{p: r.p, in: &r.in, vars: r.vars}
+			}
+			x, _ := evalPart(part, a)
+			v = plainValue(x)
+		}
+		out[i] = PartValue{Op: cond.op, Expr: part.text, Value: v}
 	}
 	return out
 }

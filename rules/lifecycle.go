@@ -1,13 +1,16 @@
 package rules
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 	"gopkg.in/yaml.v3"
@@ -406,17 +409,43 @@ func withVersion(src []byte, n int) (string, *RuleSet, error) {
 	if node == nil || node.Kind != yaml.ScalarNode || node.Style != 0 {
 		return "", nil, failure.Errorf(failure.Invalid, "version: missing; give a plain version number, which the store replaces")
 	}
-	lines := strings.SplitAfter(string(src), "\n")
-	line := lines[node.Line-1]
-	col := node.Column - 1
-	if col+len(node.Value) > len(line) || line[col:col+len(node.Value)] != node.Value {
+	start, ok := offsetOf(src, node.Line, node.Column)
+	if !ok || !bytes.HasPrefix(src[start:], []byte(node.Value)) {
 		return "", nil, failure.Errorf(failure.Invalid, "version: give it on one line as a plain number")
 	}
-	lines[node.Line-1] = line[:col] + fmt.Sprint(n) + line[col+len(node.Value):]
-	out := strings.Join(lines, "")
+	out := string(src[:start]) + strconv.Itoa(n) + string(src[start+len(node.Value):])
 	rs, err := Parse("draft", []byte(out))
 	if err != nil {
 		return "", nil, failure.Errorf(failure.Invalid, "rules: the draft does not parse: %w", err)
 	}
+	if rs.Version != n {
+		// The text at the reported position was not the version after all; refuse rather than store it.
+		return "", nil, failure.Errorf(failure.Invalid, "version: give it on one line as a plain number")
+	}
 	return out, rs, nil
+}
+
+// offsetOf is the byte offset of a 1-based line and column as the YAML parser counts them: lines
+// end at \n, \r\n or a lone \r, and columns count characters, not bytes.
+func offsetOf(src []byte, line, col int) (int, bool) {
+	off := 0
+	for l := 1; l < line; l++ {
+		i := bytes.IndexAny(src[off:], "\r\n")
+		if i < 0 {
+			return 0, false
+		}
+		off += i
+		if src[off] == '\r' && off+1 < len(src) && src[off+1] == '\n' {
+			off++
+		}
+		off++
+	}
+	for c := 1; c < col; c++ {
+		if off >= len(src) || src[off] == '\n' || src[off] == '\r' {
+			return 0, false
+		}
+		_, size := utf8.DecodeRune(src[off:])
+		off += size
+	}
+	return off, true
 }

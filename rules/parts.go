@@ -50,7 +50,7 @@ func (p *Program) splitParts(env *cel.Env, checked *cel.Ast, whole compiledExpr,
 		if err != nil {
 			return nil
 		}
-		return []compiledPart{{text: text, expr: &whole}}
+		return []compiledPart{{text: text, expr: &whole, ref: p.nameIndex(text)}}
 	}
 	if op == "" {
 		return "", single()
@@ -81,9 +81,17 @@ func (p *Program) splitParts(env *cel.Env, checked *cel.Ast, whole compiledExpr,
 		if err != nil {
 			return "", single()
 		}
-		parts = append(parts, compiledPart{text: text, expr: &ce})
+		parts = append(parts, compiledPart{text: text, expr: &ce, ref: p.nameIndex(text)})
 	}
 	return op, parts
+}
+
+// nameIndex is the index of an operand that is only an input name, such as vars.severe, or -1.
+func (p *Program) nameIndex(text string) int {
+	if i, ok := p.lookup[text]; ok {
+		return i
+	}
+	return -1
 }
 
 // evalPart evaluates one operand; an operand that fails to evaluate has no value.

@@ -50,11 +50,18 @@ const bulkColumnCount = 21
 const bulkRowsPerStatement = 500
 
 // SaveDecisions stores decisions in one transaction with multi-row INSERTs and returns how many were
-// new; a decision whose idempotency key is already stored (or repeated in ds) is skipped, not an error.
+// new; a decision whose id or idempotency key is already stored (or repeated in ds) is skipped, not an error.
 func (s *SQLStore) SaveDecisions(ctx context.Context, ds []Keyed) (inserted int, err error) {
 	args := make([]any, 0, min(len(ds), bulkRowsPerStatement)*bulkColumnCount)
 	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		inserted = 0
+		if s.DB.Dialect == database.SQLite {
+			// SQLite's default 2 MB page cache makes every index insert into a million-row table
+			// a read from disk; 128 MB keeps the indexes' hot pages in memory on this connection.
+			if _, err := tx.ExecContext(ctx, `PRAGMA cache_size = -131072`); err != nil {
+				return fmt.Errorf("triage: unable to size the SQLite cache: %w", err)
+			}
+		}
 		for start := 0; start < len(ds); start += bulkRowsPerStatement {
 			chunk := ds[start:min(start+bulkRowsPerStatement, len(ds))]
 			args = args[:0]
@@ -135,28 +142,8 @@ func bulkInsert(dialect database.Dialect, rows int) string {
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(" ON CONFLICT (idempotency_key) DO NOTHING")
+	b.WriteString(" ON CONFLICT DO NOTHING")
 	return b.String()
-}
-
-// StoredKeys returns which of the given idempotency keys are already stored.
-func (s *SQLStore) StoredKeys(ctx context.Context, keys []string) (map[string]bool, error) {
-	found := make(map[string]bool)
-	for start := 0; start < len(keys); start += 1000 {
-		chunk := keys[start:min(start+1000, len(keys))]
-		q, args, err := sqlx.In(`SELECT idempotency_key FROM decisions WHERE idempotency_key IN (?)`, chunk)
-		if err != nil {
-			return nil, fmt.Errorf("triage: unable to look up stored keys: %w", err)
-		}
-		var got []string
-		if err := s.DB.SelectContext(ctx, &got, s.DB.Rebind(q), args...); err != nil {
-			return nil, fmt.Errorf("triage: unable to look up stored keys: %w", err)
-		}
-		for _, k := range got {
-			found[k] = true
-		}
-	}
-	return found, nil
 }
 
 // DecisionFilter selects stored decisions for streaming; zero fields select everything.
@@ -214,40 +201,23 @@ func (s *SQLStore) CountDecisions(ctx context.Context, f DecisionFilter) (int64,
 }
 
 // StreamDecisions calls fn with pages of the stored decisions a filter selects, in seq order (the
-// order they were stored). Pages are read by keyset on seq, so memory stays flat and no transaction
-// stays open across the whole stream; fn owns each page it is given.
+// order they were stored). It runs one query and reads its rows as they come, so memory stays flat
+// and the database plans the scan once (a query per page would have it find its place again each
+// time, which a stale planner can make quadratic); fn owns each page it is given.
 func (s *SQLStore) StreamDecisions(ctx context.Context, f DecisionFilter, pageSize int, fn func([]StoredCase) error) error {
 	if pageSize <= 0 {
 		pageSize = 1000
 	}
-	where, fargs := f.where()
-	q := s.DB.Rebind(`SELECT seq, id, form_id, form_version, subject_ref, ruleset_id, ruleset_version, ruleset_sha256,
-		pathway, priority, respond_within, flags, rule_id, authored_at, input, input_sha256
-		FROM decisions WHERE seq > ?` + where + ` ORDER BY seq LIMIT ?`)
-	var after int64
-	for {
-		args := append(append([]any{after}, fargs...), pageSize)
-		page, err := s.readPage(ctx, q, args, pageSize)
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		after = page[len(page)-1].Seq
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < pageSize {
-			return nil
-		}
+	where, args := f.where()
+	order := " ORDER BY seq"
+	if f.RuleSet != "" {
+		order = " ORDER BY ruleset_id, seq" // the order of the decisions_ruleset_seq index: no sort
 	}
-}
-
-func (s *SQLStore) readPage(ctx context.Context, q string, args []any, pageSize int) ([]StoredCase, error) {
-	rows, err := s.DB.QueryContext(ctx, q, args...)
+	rows, err := s.DB.QueryContext(ctx, s.DB.Rebind(`SELECT seq, id, form_id, form_version, subject_ref, ruleset_id,
+		ruleset_version, ruleset_sha256, pathway, priority, respond_within, flags, rule_id, authored_at, input, input_sha256
+		FROM decisions WHERE 1 = 1`+where+order), args...)
 	if err != nil {
-		return nil, fmt.Errorf("triage: unable to read decisions: %w", err)
+		return fmt.Errorf("triage: unable to read decisions: %w", err)
 	}
 	defer rows.Close()
 	page := make([]StoredCase, 0, pageSize)
@@ -261,28 +231,38 @@ func (s *SQLStore) readPage(ctx context.Context, q string, args []any, pageSize 
 		if err := rows.Scan(&c.Seq, &c.ID, &c.Form, &c.FormVersion, &c.SubjectRef, &c.RuleSet.ID, &c.RuleSet.Version,
 			&c.RuleSet.SHA256, &c.Outcome.Pathway, &priority, &c.Outcome.RespondWithin, &flags, &c.Rule, &authored,
 			&input, &c.InputSHA256); err != nil {
-			return nil, fmt.Errorf("triage: unable to read decisions: %w", err)
+			return fmt.Errorf("triage: unable to read decisions: %w", err)
 		}
 		c.Outcome.Priority = rules.Priority(priority)
 		c.Authored = authored.Time
 		c.Input = bytes.Clone(input) // the driver may reuse its buffer on the next row
 		if flags != "[]" {
 			if err := json.Unmarshal([]byte(flags), &c.Outcome.Flags); err != nil {
-				// Kept, not failed: the replay reports this case as not replayable with the reason.
+				// Kept, not failed: a replay then reports the case as changed, with the reason visible.
 				c.Outcome.Flags = []string{"<undecodable flags: " + err.Error() + ">"}
 			}
 		}
 		page = append(page, c)
+		if len(page) == pageSize {
+			if err := fn(page); err != nil {
+				return err
+			}
+			page = make([]StoredCase, 0, pageSize)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("triage: unable to read decisions: %w", err)
+		return fmt.Errorf("triage: unable to read decisions: %w", err)
 	}
-	return page, nil
+	if len(page) > 0 {
+		return fn(page)
+	}
+	return nil
 }
 
 // Importer decides and stores assessments in bulk, one JSON line each, as `carepath cases import`
 // does. Lines are decided by a pool of workers and stored in batches, in file order, one
-// transaction per batch, so an interrupted import leaves whole batches and can resume.
+// transaction per batch, so an interrupted import leaves whole batches and can resume. A line's
+// decision id derives from the line, so importing it again stores nothing.
 type Importer struct {
 	Store     *SQLStore
 	RuleStore rules.Store
@@ -290,7 +270,7 @@ type Importer struct {
 	Now       func() time.Time
 	BatchSize int  // lines per transaction; 1000 when zero
 	Workers   int  // deciding goroutines; 1 when zero
-	Resume    bool // skip lines already stored without deciding them again
+	Resume    bool // continuing an interrupted import; lines already stored are never stored twice either way
 }
 
 // Rejected is a line that could not be imported, with why.
@@ -309,18 +289,23 @@ type ImportSummary struct {
 	CommittedLine int // every line up to this one is stored, rejected or already stored
 }
 
-// ImportKey is the idempotency key of an imported line: the same line always maps to the same
-// decision, which makes re-importing a file and resuming an interrupted import safe.
-func ImportKey(line []byte) (key, requestSHA256 string) {
+// ImportHash is the SHA-256 of an imported line, stored as the decision's request hash and the
+// source of its id.
+func ImportHash(line []byte) string {
 	sum := sha256.Sum256(line)
-	h := hex.EncodeToString(sum[:])
-	return "import:" + h, h
+	return hex.EncodeToString(sum[:])
 }
 
-// importID derives a decision id shaped like a UUID (version 8, RFC 9562) from a line's hash, so
-// that re-importing the same file gives the same ids.
-func importID(requestSHA256 string) string {
+// importID derives a decision id shaped like a UUID (version 8, RFC 9562) from the authored time
+// and the line's hash: the same line always gets the same id, which is what makes re-imports and
+// --resume safe, and ids of a file in time order grow like UUIDv7s, so the unique index on id is
+// appended to rather than written at random.
+func importID(authored time.Time, requestSHA256 string) string {
 	b, _ := hex.DecodeString(requestSHA256[:32])
+	ms := uint64(authored.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
 	b[6] = b[6]&0x0f | 0x80
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
@@ -337,7 +322,6 @@ type importBatch struct {
 	lines   []importLine
 	keyed   []Keyed
 	rejects []Rejected
-	skipped int
 	last    int
 	err     error
 }
@@ -369,7 +353,7 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, onReject func(Rejec
 			defer wg.Done()
 			d := im.newDecider()
 			for b := range batches {
-				d.decide(readCtx, b, im.Resume)
+				d.decide(readCtx, b)
 				select {
 				case done <- b:
 				case <-readCtx.Done():
@@ -417,7 +401,7 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, onReject func(Rejec
 			}
 			sum.Lines += len(b.lines)
 			sum.Stored += n
-			sum.AlreadyStored += len(b.keyed) - n + b.skipped
+			sum.AlreadyStored += len(b.keyed) - n
 			sum.Rejected += len(b.rejects)
 			sum.CommittedLine = b.last
 			if onBatch != nil {
@@ -430,6 +414,12 @@ func (im *Importer) Import(ctx context.Context, r io.Reader, onReject func(Rejec
 	}
 	if err == nil && readErr != nil {
 		err = readErr
+	}
+	if err == nil && sum.Stored > 0 && im.Store.DB.Dialect == database.Postgres {
+		// Fresh statistics after a bulk load, so the planner streams replays by index, not by sort.
+		if _, aerr := im.Store.DB.ExecContext(ctx, `ANALYZE decisions`); aerr != nil {
+			err = fmt.Errorf("triage: unable to analyze decisions after the import: %w", aerr)
+		}
 	}
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -486,27 +476,11 @@ func (im *Importer) newDecider() *decider {
 	return &decider{im: im, forms: map[formKey]*Form{}, latest: map[string]*Form{}, ruleSets: map[string]string{}, timelines: map[string]*rules.Timeline{}}
 }
 
-func (d *decider) decide(ctx context.Context, b *importBatch, resume bool) {
+func (d *decider) decide(ctx context.Context, b *importBatch) {
 	b.keyed = make([]Keyed, 0, len(b.lines))
-	var stored map[string]bool
-	if resume && len(b.lines) > 0 {
-		keys := make([]string, len(b.lines))
-		for i, l := range b.lines {
-			keys[i], _ = ImportKey(l.body)
-		}
-		var err error
-		if stored, err = d.im.Store.StoredKeys(ctx, keys); err != nil {
-			b.err = err
-			return
-		}
-	}
 	decided := d.im.Now()
 	for _, l := range b.lines {
-		key, sum := ImportKey(l.body)
-		if stored[key] {
-			b.skipped++
-			continue
-		}
+		sum := ImportHash(l.body)
 		dec, reason, err := d.decideLine(ctx, l.body, decided)
 		if err != nil {
 			b.err = fmt.Errorf("triage: line %d: %w", l.n, err)
@@ -516,11 +490,12 @@ func (d *decider) decide(ctx context.Context, b *importBatch, resume bool) {
 			b.rejects = append(b.rejects, Rejected{Line: l.n, Body: l.body, Reason: reason})
 			continue
 		}
-		if err := Record(&dec.Decision, &dec.Assessment, importID(sum), decided); err != nil {
+		if err := Record(&dec.Decision, &dec.Assessment, importID(dec.Assessment.Authored, sum), decided); err != nil {
 			b.rejects = append(b.rejects, Rejected{Line: l.n, Body: l.body, Reason: err.Error()})
 			continue
 		}
-		k := Keyed{Decision: &dec.Decision, Key: Idempotency{Key: key, RequestSHA256: sum}}
+		// No idempotency key: the id, derived from the line, is what makes a second import a no-op.
+		k := Keyed{Decision: &dec.Decision, Key: Idempotency{RequestSHA256: sum}}
 		if err := k.Encode(); err != nil {
 			b.err = fmt.Errorf("triage: line %d: %w", l.n, err)
 			return

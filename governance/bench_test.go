@@ -1,0 +1,93 @@
+package governance_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/triage"
+)
+
+// benchDecisions sizes BenchmarkPreviewImpact: CAREPATH_BENCH_DECISIONS (default 2,000, so that
+// `go test ./...` stays fast; the target is measured at 100,000).
+func benchDecisions(b *testing.B) int {
+	s := os.Getenv("CAREPATH_BENCH_DECISIONS")
+	if s == "" {
+		return 2000
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("CAREPATH_BENCH_DECISIONS=%q: want a positive number", s)
+	}
+	return n
+}
+
+// BenchmarkPreviewImpact previews mh-triage v2 against CAREPATH_BENCH_DECISIONS stored decisions
+// on SQLite, tests included. Seeding the decisions (decided in process under v1, stored with the
+// bulk insert) is set-up and not timed.
+func BenchmarkPreviewImpact(b *testing.B) {
+	n := benchDecisions(b)
+	db := databasetest.Open(b, database.SQLite)
+	h := setup(b, db)
+	ctx := context.Background()
+	form, err := h.engine.Store.Form(ctx, "mental-health", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	v1, _, err := h.svc.StoredProgram(ctx, "mh-triage", 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := triage.NewSQLStore(db)
+	batch := make([]triage.Keyed, 0, 5000)
+	moved := 0
+	for i := range n {
+		total := i % 28
+		if total == 9 {
+			moved++
+		}
+		sub, err := triage.ParseSubmission(phq9(total, h.clock.t.Add(-time.Duration(n-i)*time.Second)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := triage.Assess(form, sub, h.clock.t)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := triage.Decide(&a, v1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := triage.Record(&d, &a, fmt.Sprintf("bench-%07d", i), h.clock.t); err != nil {
+			b.Fatal(err)
+		}
+		batch = append(batch, triage.Keyed{Decision: &d})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := store.SaveDecisions(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	v2, m, err := h.svc.StoredProgram(ctx, "mh-triage", 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	since := h.clock.t.AddDate(0, 0, -90)
+	b.ReportAllocs()
+	for b.Loop() {
+		imp, err := h.svc.PreviewImpact(ctx, v2, m, since, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if imp.Evaluated != n || imp.Changed != moved || imp.Failed != 0 || imp.Tests.Failed != 0 {
+			b.Fatalf("impact = %+v, want %d evaluated and %d changed", imp, n, moved)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
