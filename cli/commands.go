@@ -69,6 +69,7 @@ func (c *commands) assessCommand() *cli.Command {
 		ArgsUsage: "FILE|-",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide without storing"},
+			&cli.BoolFlag{Name: "include-rejected", Usage: "also record every service that was not matched, and why"},
 		},
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() != 1 {
@@ -83,7 +84,7 @@ func (c *commands) assessCommand() *cli.Command {
 				return err
 			}
 			defer s.close()
-			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run")})
+			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run"), IncludeRejected: ctx.Bool("include-rejected")})
 			if triage.IsInvalid(err) {
 				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
 			} else if err != nil {

@@ -82,7 +82,16 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "Idempotency-Key header: longer than 255 characters"))
 		return
 	}
-	d, created, err := s.Engine.Submit(r.Context(), body, triage.Options{IdempotencyKey: key})
+	opts := triage.Options{IdempotencyKey: key}
+	switch v := r.URL.Query().Get("include_rejected"); v {
+	case "", "false":
+	case "true":
+		opts.IncludeRejected = true
+	default:
+		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "include_rejected %q: want true or false", v))
+		return
+	}
+	d, created, err := s.Engine.Submit(r.Context(), body, opts)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return

@@ -38,8 +38,9 @@ func start(t *testing.T, db *database.DB) *httptest.Server {
 	}
 	var n atomic.Int64
 	s := &server.Server{
-		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) }},
-		Forms:  forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
+		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
+			Placement: triage.NewPlacement(db, rs, "")},
+		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
@@ -198,6 +199,36 @@ func TestReadEndpoints(t *testing.T) {
 			if resp, _ := do(t, "GET", srv.URL+path, "", nil); resp.StatusCode/100 != 4 {
 				t.Errorf("%s: %d", path, resp.StatusCode)
 			}
+		}
+	})
+}
+
+func TestIncludeRejectedServices(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		var plain, full triage.Decision
+		_, b := do(t, "POST", srv.URL+"/v1/assessments", assessment, nil)
+		if err := json.Unmarshal(b, &plain); err != nil {
+			t.Fatal(err)
+		}
+		located := strings.Replace(assessment, `"ref":"s-1","age":34`, `"ref":"s-9","age":34,"location":{"lat":52.95,"lon":-1.15}`, 1)
+		resp, b := do(t, "POST", srv.URL+"/v1/assessments?include_rejected=true", located, nil)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%d %s", resp.StatusCode, b)
+		}
+		if err := json.Unmarshal(b, &full); err != nil {
+			t.Fatal(err)
+		}
+		if len(plain.RejectedServices) != 0 || len(full.RejectedServices) == 0 {
+			t.Errorf("rejected services: %d without asking, %d when asked", len(plain.RejectedServices), len(full.RejectedServices))
+		}
+		for _, r := range full.RejectedServices {
+			if r.Reason == "" {
+				t.Errorf("rejection without a reason code: %+v", r)
+			}
+		}
+		if resp, _ := do(t, "POST", srv.URL+"/v1/assessments?include_rejected=maybe", assessment, nil); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("bad include_rejected: %d", resp.StatusCode)
 		}
 	})
 }
