@@ -2,8 +2,8 @@ package replay
 
 import (
 	"bytes"
+	"github.com/carepath/carepath/internal/jsonscan"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -82,7 +82,7 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 	out.values = out.values[:len(f.Items)]
 	clear(out.values)
 	out.subject = triage.Subject{}
-	s := scanner{b: data}
+	s := jsonscan.New(data)
 	var seenTop uint8
 	var hasAuthored bool
 	var authored time.Time
@@ -90,19 +90,19 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 	if len(f.Items) > len(seen) {
 		return false
 	}
-	ok := s.object(func(key []byte) bool {
+	ok := s.Object(func(key []byte) bool {
 		var bit uint8
 		switch string(key) {
 		case "answers":
 			bit = 1
 			next := 0
-			if !s.object(func(k []byte) bool {
+			if !s.Object(func(k []byte) bool {
 				i, ok := x.item(k, &next)
 				if !ok || seen[i] {
 					return false
 				}
 				seen[i] = true
-				v, ok := s.answer(&f.Items[i], x.scored[i])
+				v, ok := answer(s, &f.Items[i], x.scored[i])
 				out.values[i] = v
 				return ok
 			}) {
@@ -110,13 +110,16 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 			}
 		case "authored":
 			bit = 2
-			str, ok := s.str()
+			str, ok := s.Str()
 			if !ok {
 				return false
 			}
-			t, err := time.Parse(time.RFC3339Nano, string(str))
-			if err != nil {
-				return false
+			t, ok := parseUTCSeconds(str)
+			if !ok {
+				var err error
+				if t, err = time.Parse(time.RFC3339Nano, string(str)); err != nil {
+					return false
+				}
 			}
 			if y := t.UTC().Year(); y < 1 || y > 9999 {
 				return false
@@ -124,19 +127,19 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 			authored, hasAuthored = t, true
 		case "form":
 			bit = 4
-			str, ok := s.str()
+			str, ok := s.Str()
 			if !ok || string(str) != f.ID {
 				return false
 			}
 		case "form_version":
 			bit = 8
-			n, ok := s.integer()
+			n, ok := s.Integer()
 			if !ok || n != int64(f.Version) && n != 0 {
 				return false
 			}
 		case "subject":
 			bit = 16
-			if !s.subject(&out.subject) {
+			if !triage.ScanSubject(s, &out.subject) {
 				return false
 			}
 		default:
@@ -151,8 +154,7 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 	if !ok || seenTop&(1|4|16) != 1|4|16 {
 		return false
 	}
-	s.ws()
-	if s.i != len(s.b) {
+	if !s.AtEnd() {
 		return false
 	}
 	for _, i := range x.required {
@@ -181,10 +183,11 @@ func validSubject(sub *triage.Subject, hasAuthored bool, authored time.Time) boo
 		if len(sub.BirthDate) != 10 {
 			return false
 		}
-		d, err := time.Parse(time.DateOnly, sub.BirthDate)
-		if err != nil || d.Year() < 1 {
+		y, m, day, ok := parseDigitsDate(sub.BirthDate)
+		if !ok || y < 1 {
 			return false
 		}
+		d := time.Date(y, time.Month(m), day, 0, 0, 0, 0, time.UTC)
 		if hasAuthored {
 			y, m, day := authored.Date()
 			if d.After(time.Date(y, m, day, 0, 0, 0, 0, time.UTC)) {
@@ -201,166 +204,70 @@ func validSubject(sub *triage.Subject, hasAuthored bool, authored time.Time) boo
 	return true
 }
 
-// scanner reads the subset of JSON that canonical input uses; anything else makes it give up.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
+// parseUTCSeconds reads the shape canonical input writes authored times in, YYYY-MM-DDTHH:MM:SSZ,
+// without time.Parse's generality (a tenth of a replay's decoding); ok is false for anything
+// else, which time.Parse then reads, and for what time.Parse would refuse.
+func parseUTCSeconds[T string | []byte](s T) (time.Time, bool) {
+	if len(s) != 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return time.Time{}, false
 	}
-}
-
-func (s *scanner) peek() byte {
-	s.ws()
-	if s.i < len(s.b) {
-		return s.b[s.i]
-	}
-	return 0
-}
-
-func (s *scanner) eat(c byte) bool {
-	if s.peek() == c {
-		s.i++
-		return true
-	}
-	return false
-}
-
-// object calls member for each key, positioned at its value; member must consume the value.
-func (s *scanner) object(member func(key []byte) bool) bool {
-	if !s.eat('{') {
-		return false
-	}
-	if s.eat('}') {
-		return true
-	}
-	for {
-		key, ok := s.str()
-		if !ok || !s.eat(':') || !member(key) {
-			return false
-		}
-		if s.eat('}') {
-			return true
-		}
-		if !s.eat(',') {
-			return false
-		}
-	}
-}
-
-// str reads a string without escapes (canonical input has none for the shapes read here) or
-// characters the JSON grammar forbids, and returns its bytes unconverted.
-func (s *scanner) str() ([]byte, bool) {
-	if !s.eat('"') {
-		return nil, false
-	}
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false // escapes and non-ASCII: the full decoder handles them exactly
-		}
-		s.i++
-	}
-	return nil, false
-}
-
-// number reads a JSON number token, checking its grammar.
-func (s *scanner) number() ([]byte, bool, bool) {
-	s.ws()
-	start := s.i
-	digits := func() int {
-		n := 0
-		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-			s.i++
-			n++
-		}
-		return n
-	}
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	intStart := s.i
-	n := digits()
-	if n == 0 || n > 1 && s.b[intStart] == '0' {
-		return nil, false, false
-	}
-	integral := true
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		integral = false
-		if digits() == 0 {
-			return nil, false, false
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		integral = false
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if digits() == 0 {
-			return nil, false, false
-		}
-	}
-	return s.b[start:s.i], integral, true
-}
-
-func (s *scanner) integer() (int64, bool) {
-	tok, integral, ok := s.number()
-	if !ok || !integral || len(tok) > 18 {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(string(tok), 10, 64)
-	return n, err == nil
-}
-
-func (s *scanner) float() (float64, bool) {
-	tok, _, ok := s.number()
+	y, mo, d, ok := parseDigitsDate(s[:10])
 	if !ok {
-		return 0, false
+		return time.Time{}, false
 	}
-	x, err := strconv.ParseFloat(string(tok), 64)
-	return x, err == nil
+	h, ok1 := digits(s[11:13])
+	mi, ok2 := digits(s[14:16])
+	sec, ok3 := digits(s[17:19])
+	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), true
 }
 
-func (s *scanner) literal(word string) bool {
-	s.ws()
-	if bytes.HasPrefix(s.b[s.i:], []byte(word)) {
-		s.i += len(word)
-		return true
+// parseDigitsDate reads YYYY-MM-DD as time.Parse(time.DateOnly) accepts it.
+func parseDigitsDate[T string | []byte](s T) (y, m, d int, ok bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, false
 	}
-	return false
+	y, ok1 := digits(s[:4])
+	m, ok2 := digits(s[5:7])
+	d, ok3 := digits(s[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
 }
 
-func (s *scanner) boolean() (bool, bool) {
-	switch s.peek() {
-	case 't':
-		return true, s.literal("true")
-	case 'f':
-		return false, s.literal("false")
+func digits[T string | []byte](s T) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
 	}
-	return false, false
+	return n, true
+}
+
+func daysIn(y, m int) int {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // answer reads one answer the way Validate would convert it, for the item types canonical input
 // writes plainly; other types fall back to the full path.
-func (s *scanner) answer(it *triage.Item, scored bool) (rules.Value, bool) {
+func answer(s *jsonscan.Scanner, it *triage.Item, scored bool) (rules.Value, bool) {
 	switch it.Type {
 	case triage.TypeChoice:
-		code, ok := s.str()
+		code, ok := s.Str()
 		if !ok {
 			return rules.Value{}, false
 		}
@@ -374,83 +281,14 @@ func (s *scanner) answer(it *triage.Item, scored bool) (rules.Value, bool) {
 		}
 		return rules.Value{}, false
 	case triage.TypeInteger:
-		n, ok := s.integer()
+		n, ok := s.Integer()
 		if !ok || it.Min != nil && float64(n) < *it.Min || it.Max != nil && float64(n) > *it.Max {
 			return rules.Value{}, false
 		}
 		return rules.Int(n), true
 	case triage.TypeBoolean:
-		b, ok := s.boolean()
+		b, ok := s.Boolean()
 		return rules.Bool(b), ok
 	}
 	return rules.Value{}, false
-}
-
-func (s *scanner) subject(sub *triage.Subject) bool {
-	var seen uint8
-	return s.object(func(key []byte) bool {
-		var bit uint8
-		switch string(key) {
-		case "ref":
-			bit = 1
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			sub.Ref = string(v)
-		case "birth_date":
-			bit = 2
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			sub.BirthDate = string(v)
-		case "age":
-			bit = 4
-			n, ok := s.integer()
-			if !ok || n < 0 || n > 150 {
-				return false
-			}
-			age := int(n)
-			sub.Age = &age
-		case "postcode":
-			bit = 8
-			v, ok := s.str()
-			if !ok {
-				return false
-			}
-			sub.Postcode = string(v)
-		case "location":
-			bit = 16
-			var loc triage.Location
-			var got uint8
-			if !s.object(func(k []byte) bool {
-				var x float64
-				var ok bool
-				switch string(k) {
-				case "lat":
-					x, ok = s.float()
-					loc.Lat = x
-					got |= 1
-				case "lon":
-					x, ok = s.float()
-					loc.Lon = x
-					got |= 2
-				default:
-					return false
-				}
-				return ok
-			}) || got != 3 {
-				return false
-			}
-			sub.Location = &loc
-		default:
-			return false
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
-	})
 }

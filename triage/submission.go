@@ -266,56 +266,180 @@ func isAlnumASCII(s string) bool {
 }
 
 // Canonical renders a validated submission as canonical JSON: sorted keys, no spaces, answers by item id,
-// so that the same assessment sent natively or as FHIR hashes and stores identically.
+// so that the same assessment sent natively or as FHIR hashes and stores identically. values must be
+// f.Validate(sub)'s result. The bytes are exactly those encoding/json gives for the same document as
+// maps (sorted keys, no HTML escaping); it is written directly because a bulk import canonicalises
+// every case and the maps cost more than the deciding.
 func (f *Form) Canonical(sub *Submission, values []rules.Value) ([]byte, error) {
 	if len(values) != len(f.Items) {
 		return nil, fmt.Errorf("triage: unable to canonicalise submission: %d values for %d items", len(values), len(f.Items))
 	}
-	answers := make(map[string]any, len(values))
+	// Answered items in id order, as encoding/json sorts map keys; insertion sort, since forms are
+	// small and this keeps the common case off the heap.
+	var orderStack [smallForm]int
+	order := orderStack[:0]
+	if len(f.Items) > smallForm {
+		order = make([]int, 0, len(f.Items))
+	}
 	for i, v := range values {
-		it := &f.Items[i]
-		switch {
-		case v.Kind == rules.KindNone:
+		if v.Kind == rules.KindNone {
 			continue
-		case it.Type == TypeChoice:
-			opt, ok := f.chosenOption(sub, i)
+		}
+		order = append(order, i)
+		for k := len(order) - 1; k > 0 && f.Items[order[k]].ID < f.Items[order[k-1]].ID; k-- {
+			order[k], order[k-1] = order[k-1], order[k]
+		}
+	}
+	b := make([]byte, 0, 256+32*len(order))
+	b = append(b, `{"answers":{`...)
+	for n, i := range order {
+		it := &f.Items[i]
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, it.ID)
+		b = append(b, ':')
+		v := values[i]
+		if it.Type == TypeChoice {
+			opt, ok := f.canonicalOption(sub, i, v)
 			if !ok {
 				return nil, fmt.Errorf("triage: unable to canonicalise submission: answers.%s: no valid option in the submission", it.ID)
 			}
-			answers[it.ID] = it.Options[opt].Code
-		default:
-			answers[it.ID] = v.Any()
+			b = appendJSONString(b, it.Options[opt].Code)
+			continue
+		}
+		var err error
+		if b, err = appendJSONValue(b, v); err != nil {
+			return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
 		}
 	}
-	subject := map[string]any{"ref": sub.Subject.Ref}
-	if sub.Subject.BirthDate != "" {
-		subject["birth_date"] = sub.Subject.BirthDate
-	}
-	if sub.Subject.Age != nil {
-		subject["age"] = *sub.Subject.Age
-	}
-	if loc := sub.Subject.Location; loc != nil {
-		subject["location"] = map[string]any{"lat": loc.Lat, "lon": loc.Lon}
-	}
-	if p := normalPostcode(sub.Subject.Postcode); p != "" {
-		subject["postcode"] = p
-	}
-	doc := map[string]any{
-		"form":         f.ID,
-		"form_version": f.Version,
-		"subject":      subject,
-		"answers":      answers,
-	}
+	b = append(b, '}')
 	if sub.Authored != nil {
-		doc["authored"] = sub.Authored.UTC().Format(time.RFC3339Nano)
+		b = append(b, `,"authored":`...)
+		b = appendJSONString(b, sub.Authored.UTC().Format(time.RFC3339Nano))
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
+	b = append(b, `,"form":`...)
+	b = appendJSONString(b, f.ID)
+	b = append(b, `,"form_version":`...)
+	b = strconv.AppendInt(b, int64(f.Version), 10)
+	b = append(b, `,"subject":{`...)
+	s := &sub.Subject
+	if s.Age != nil {
+		b = append(b, `"age":`...)
+		b = strconv.AppendInt(b, int64(*s.Age), 10)
+		b = append(b, ',')
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	if s.BirthDate != "" {
+		b = append(b, `"birth_date":`...)
+		b = appendJSONString(b, s.BirthDate)
+		b = append(b, ',')
+	}
+	if loc := s.Location; loc != nil {
+		var err error
+		b = append(b, `"location":{"lat":`...)
+		if b, err = appendJSONFloat(b, loc.Lat); err != nil {
+			return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
+		}
+		b = append(b, `,"lon":`...)
+		if b, err = appendJSONFloat(b, loc.Lon); err != nil {
+			return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
+		}
+		b = append(b, "},"...)
+	}
+	if p := normalPostcode(s.Postcode); p != "" {
+		b = append(b, `"postcode":`...)
+		b = appendJSONString(b, p)
+		b = append(b, ',')
+	}
+	b = append(b, `"ref":`...)
+	b = appendJSONString(b, s.Ref)
+	b = append(b, "}}"...)
+	return b, nil
+}
+
+// canonicalOption finds the option of choice item i behind its validated value v: the value names
+// it when no other option shares its code or score, which spares a search of the submission's
+// answers; otherwise the submission says which.
+func (f *Form) canonicalOption(sub *Submission, i int, v rules.Value) (int, bool) {
+	if j, ok := f.optionOf(i, v); ok {
+		return j, true
+	}
+	return f.chosenOption(sub, i)
+}
+
+// optionOf is the one option of choice item i whose code (or, for a scored item, score) is v.
+func (f *Form) optionOf(i int, v rules.Value) (int, bool) {
+	opts := f.Items[i].Options
+	found := -1
+	for j := range opts {
+		var match bool
+		switch v.Kind {
+		case rules.KindString:
+			match = opts[j].Code == v.S
+		case rules.KindInt:
+			match = f.scored[i] && int64(*opts[j].Score) == v.I
+		}
+		if match {
+			if found >= 0 {
+				return 0, false
+			}
+			found = j
+		}
+	}
+	return found, found >= 0
+}
+
+// appendJSONValue writes an answer value as encoding/json writes the value's Any().
+func appendJSONValue(b []byte, v rules.Value) ([]byte, error) {
+	switch v.Kind {
+	case rules.KindInt:
+		return strconv.AppendInt(b, v.I, 10), nil
+	case rules.KindDouble:
+		return appendJSONFloat(b, v.F)
+	case rules.KindBool:
+		return strconv.AppendBool(b, v.B), nil
+	case rules.KindString:
+		return appendJSONString(b, v.S), nil
+	}
+	return append(b, "null"...), nil
+}
+
+// appendJSONFloat writes f as encoding/json does: shortest form, exponent only outside [1e-6, 1e21).
+func appendJSONFloat(b []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return b, fmt.Errorf("json: unsupported value: %s", strconv.FormatFloat(f, 'g', -1, 64))
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// encoding/json writes e-7, not e-07.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
+}
+
+// appendJSONString writes s as a JSON string exactly as an encoding/json Encoder without HTML
+// escaping does. Printable ASCII is copied; anything else goes through encoding/json itself, so
+// its rules for control characters, invalid UTF-8 and U+2028/U+2029 hold without being restated.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s) // a string always encodes
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // chosenOption finds which option of choice item i the submission picked; scores alone may not say.
