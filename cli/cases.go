@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -38,6 +43,7 @@ func (c *commands) casesCommand() *cli.Command {
 				&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "deciding goroutines"},
 				&cli.StringFlag{Name: "rejects", Usage: "also write refused lines to this file, as JSON lines {line, reason, body}"},
 				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted import: lines already stored are counted, not stored twice (also true without it)"},
+				&cli.BoolFlag{Name: "book", Usage: "also match services and book a visit for each case, from now, one line at a time (slower)"},
 			},
 			Action: c.importCases,
 		}},
@@ -82,6 +88,9 @@ func (c *commands) importCases(ctx *cli.Context) error {
 
 	sigctx, stop := signal.NotifyContext(ctx.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if ctx.Bool("book") {
+		return c.importBooking(sigctx, s, in, rejects)
+	}
 	bar := c.progressBar(size, "importing")
 	if bar != nil {
 		in = io.TeeReader(in, bar)
@@ -149,4 +158,57 @@ func (c *commands) progressBar(max int64, what string) *progressbar.ProgressBar 
 		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString("cases"))
 	}
 	return progressbar.NewOptions64(max, opts...)
+}
+
+// importBooking sends each line through the live pipeline, so every case also gets its services
+// and a booked visit. The idempotency key is the line's hash, so a re-run stores nothing twice.
+func (c *commands) importBooking(ctx context.Context, s *services, in io.Reader, rejects *json.Encoder) error {
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 0, 64*1024), triage.MaxSubmissionBytes+1)
+	var n, stored, already, refused, booked int
+	for lines.Scan() {
+		if ctx.Err() != nil {
+			return cli.Exit(fmt.Sprintf("carepath cases import: interrupted; every line before %d is stored (or refused); run the same command again to continue", n+1), ExitInterrupted)
+		}
+		n++
+		body := lines.Bytes()
+		if len(bytes.TrimSpace(body)) == 0 {
+			continue
+		}
+		sum := sha256.Sum256(body)
+		d, created, err := s.engine.Submit(ctx, body, triage.Options{IdempotencyKey: "import:" + hex.EncodeToString(sum[:])})
+		switch {
+		case triage.IsInvalid(err) || failure.CodeOf(err) == failure.Unavailable || failure.CodeOf(err) == failure.Conflict:
+			refused++
+			if refused <= maxRejectsShown {
+				fmt.Fprintf(c.io.Stderr, "line %d: %v\n", n, err)
+			}
+			if rejects != nil {
+				if err := rejects.Encode(struct {
+					Line   int    `json:"line"`
+					Reason string `json:"reason"`
+					Body   string `json:"body"`
+				}{n, err.Error(), string(body)}); err != nil {
+					return err
+				}
+			}
+		case err != nil:
+			return fmt.Errorf("cases import: stopped at line %d (every line before it is stored or refused; run again to continue): %w", n, err)
+		case created:
+			stored++
+			if d.Assignment != nil {
+				booked++
+			}
+		default:
+			already++
+		}
+	}
+	if err := lines.Err(); err != nil {
+		return cli.Exit(fmt.Sprintf("carepath cases import: line %d: %v", n+1, err), ExitInvalid)
+	}
+	fmt.Fprintf(c.io.Stdout, "read %d lines: stored %d (%d with a booked visit), already stored %d, refused %d\n", n, stored, booked, already, refused)
+	if refused > 0 {
+		return cli.Exit(fmt.Sprintf("carepath cases import: %d lines were refused (reasons above); the other lines are stored", refused), ExitInvalid)
+	}
+	return nil
 }

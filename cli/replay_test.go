@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,49 @@ func TestGenerateRefusesBadFlags(t *testing.T) {
 			t.Errorf("%v: exit %d, %q, %q", args, code, out, stderr)
 		}
 	}
+}
+
+func TestImportWithBooking(t *testing.T) {
+	eachDSN(t, func(t *testing.T, dsn string) {
+		if code, _, stderr := run(t, "", "--db", dsn, "fixtures", "load"); code != 0 {
+			t.Fatal(stderr)
+		}
+		code, lines, stderr := run(t, "", "fixtures", "generate", "--form", "discharge", "--cases", "40", "--seed", "9")
+		if code != 0 {
+			t.Fatal(stderr)
+		}
+		code, out, stderr := run(t, lines+"{\n", "--db", dsn, "cases", "import", "--book", "-")
+		if code != cli.ExitInvalid || !strings.Contains(out, "read 41 lines: stored 40 (") || !strings.Contains(stderr, "line 41: ") {
+			t.Fatalf("import --book: exit %d\n%s\n%s", code, out, stderr)
+		}
+		db, err := database.Open(context.Background(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var decisions, withVisit, appointments int
+		if err := db.Get(&decisions, `SELECT COUNT(*) FROM decisions`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&withVisit, `SELECT COUNT(*) FROM decisions WHERE assignment <> 'null'`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&appointments, `SELECT COUNT(*) FROM appointments WHERE status = 'booked'`); err != nil {
+			t.Fatal(err)
+		}
+		if decisions != 40 || withVisit == 0 || appointments != withVisit {
+			t.Errorf("%d decisions, %d with a visit, %d appointments booked", decisions, withVisit, appointments)
+		}
+		if !strings.Contains(out, fmt.Sprintf("(%d with a booked visit)", withVisit)) {
+			t.Errorf("summary %q does not count %d booked visits", out, withVisit)
+		}
+		// A second run stores and books nothing more.
+		code, out, _ = run(t, lines, "--db", dsn, "cases", "import", "--book", "-")
+		if code != 0 || !strings.Contains(out, "stored 0 (0 with a booked visit), already stored 40, refused 0") {
+			t.Errorf("second run: %d %s", code, out)
+		}
+		if err := db.Get(&appointments, `SELECT COUNT(*) FROM appointments WHERE status = 'booked'`); err != nil || appointments != withVisit {
+			t.Errorf("second run booked again: %d appointments", appointments)
+		}
+	})
 }
