@@ -39,7 +39,7 @@ func (c *commands) casesCommand() *cli.Command {
 			Usage:     "decide and store assessments from JSON lines (one native or FHIR assessment per line), in batches",
 			ArgsUsage: "FILE.jsonl|-",
 			Flags: []cli.Flag{
-				&cli.IntFlag{Name: "batch", Value: 1000, Usage: "lines per transaction"},
+				&cli.IntFlag{Name: "batch", Usage: "lines per transaction (default 1000 on SQLite, 2000 on PostgreSQL)"},
 				&cli.IntFlag{Name: "workers", Value: runtime.GOMAXPROCS(0), Usage: "deciding goroutines"},
 				&cli.StringFlag{Name: "rejects", Usage: "also write refused lines to this file, as JSON lines {line, reason, body}"},
 				&cli.BoolFlag{Name: "resume", Usage: "continue an interrupted import: lines already stored are counted, not stored twice (also true without it)"},
@@ -54,7 +54,7 @@ func (c *commands) importCases(ctx *cli.Context) error {
 	if ctx.NArg() != 1 {
 		return cli.Exit("carepath cases import: give one FILE.jsonl, or - for standard input", ExitInvalid)
 	}
-	if ctx.Int("batch") < 1 {
+	if ctx.IsSet("batch") && ctx.Int("batch") < 1 {
 		return cli.Exit("carepath cases import: --batch must be at least 1", ExitInvalid)
 	}
 	var in io.Reader = c.io.Stdin

@@ -459,3 +459,18 @@ func TestDecisionsAllowManyNullIdempotencyKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestDecisionsCompressWithLZ4 checks that PostgreSQL compresses decisions' large JSON with lz4,
+// which bulk imports depend on for their speed.
+func TestDecisionsCompressWithLZ4(t *testing.T) {
+	db := databasetest.Open(t, database.Postgres)
+	var methods []string
+	err := db.Select(&methods, `SELECT attcompression::text FROM pg_attribute
+		WHERE attrelid = 'decisions'::regclass AND attname IN ('input', 'explanation', 'services') ORDER BY attname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(methods) != 3 || methods[0] != "l" || methods[1] != "l" || methods[2] != "l" {
+		t.Errorf("compression methods of input, explanation, services: %v, want lz4 (l) for each", methods)
+	}
+}

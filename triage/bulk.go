@@ -356,9 +356,19 @@ type Importer struct {
 	RuleStore rules.Store
 	Rules     *rules.Registry
 	Now       func() time.Time
-	BatchSize int  // lines per transaction; 1000 when zero
+	BatchSize int  // lines per transaction; DefaultImportBatch for the store's backend when zero
 	Workers   int  // deciding goroutines; 1 when zero
 	Resume    bool // continuing an interrupted import; lines already stored are never stored twice either way
+}
+
+// DefaultImportBatch is the batch size that imports fastest within 500 MB on each backend, as
+// measured at a million cases: PostgreSQL's COPY gains from larger batches, while SQLite's
+// writer holds more memory per batch for the same speed.
+func DefaultImportBatch(d database.Dialect) int {
+	if d == database.Postgres {
+		return 2000
+	}
+	return 1000
 }
 
 // Rejected is a line that could not be imported, with why.
@@ -421,7 +431,7 @@ type importBatch struct {
 func (im *Importer) Import(ctx context.Context, r io.Reader, onReject func(Rejected) error, onBatch func(ImportSummary)) (ImportSummary, error) {
 	batchSize := im.BatchSize
 	if batchSize <= 0 {
-		batchSize = 1000
+		batchSize = DefaultImportBatch(im.Store.DB.Dialect)
 	}
 	workers := max(im.Workers, 1)
 	readCtx, stop := context.WithCancel(ctx)
@@ -558,12 +568,20 @@ type decider struct {
 	latest    map[string]*Form
 	ruleSets  map[string]string
 	timelines map[string]*rules.Timeline
-	enc       rowEncoder
-	fast      fastNative
+	// programs keeps each worker's compiled programs by form and version, so the hot path neither
+	// takes the registry's lock nor copies the form's schema per line.
+	programs map[deciderProgram]*rules.Program
+	enc      rowEncoder
+	fast     fastNative
+}
+
+type deciderProgram struct {
+	form    *Form
+	version int
 }
 
 func (im *Importer) newDecider() *decider {
-	return &decider{im: im, forms: map[formKey]*Form{}, latest: map[string]*Form{}, ruleSets: map[string]string{}, timelines: map[string]*rules.Timeline{}}
+	return &decider{im: im, forms: map[formKey]*Form{}, latest: map[string]*Form{}, ruleSets: map[string]string{}, timelines: map[string]*rules.Timeline{}, programs: map[deciderProgram]*rules.Program{}}
 }
 
 func (d *decider) decide(ctx context.Context, b *importBatch) {
@@ -623,9 +641,13 @@ func (d *decider) decideLine(ctx context.Context, body []byte, received time.Tim
 	if !ok {
 		return nil, fmt.Sprintf("authored: no version of rule set %s was in force at %s", id, a.Authored.Format(time.RFC3339)), nil
 	}
-	p, err := d.im.Rules.Program(ctx, id, version, a.Form.Schema())
-	if err != nil {
-		return nil, "", err
+	key := deciderProgram{a.Form, version}
+	p, ok := d.programs[key]
+	if !ok {
+		if p, err = d.im.Rules.Program(ctx, id, version, a.Form.Schema()); err != nil {
+			return nil, "", err
+		}
+		d.programs[key] = p
 	}
 	dec, err := Decide(&a, p)
 	if err != nil {
@@ -848,27 +870,26 @@ func appendValue(b []byte, v rules.Value) ([]byte, error) {
 // appendHTMLString writes s as json.Marshal does, which escapes <, > and & for HTML. Printable ASCII
 // is written here; anything else goes through encoding/json itself.
 func appendHTMLString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
+	n0 := len(b)
 	b = append(b, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '<':
-			b = append(b, `\u003c`...)
-		case '>':
-			b = append(b, `\u003e`...)
-		case '&':
-			b = append(b, `\u0026`...)
-		default:
-			b = append(b, c)
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x80 || c == '"' || c == '\\':
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b[:n0], q...)
+		case c == '<' || c == '>' || c == '&':
+			// Runs between escapes are copied whole: most strings have none or a few.
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			start = i + 1
 		}
 	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+const hexDigits = "0123456789abcdef"
 
 // fastNative decodes a native submission line straight into an Assessment, for the import hot path
 // where encoding/json into maps costs more than deciding. It takes only the plain shape: known keys

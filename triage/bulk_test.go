@@ -235,7 +235,7 @@ func BenchmarkImport(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				im := newImporter(b, databasetest.Open(b, dialect))
-				im.BatchSize, im.Workers = 1000, 2
+				im.BatchSize, im.Workers = benchBatch(), 2
 				in, err := os.Open(path)
 				if err != nil {
 					b.Fatal(err)
@@ -260,4 +260,10 @@ func reportPeakRSS(b *testing.B) {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 	}
+}
+
+// benchBatch is CAREPATH_BENCH_BATCH, or 0 for the backend's default batch size.
+func benchBatch() int {
+	n, _ := strconv.Atoi(os.Getenv("CAREPATH_BENCH_BATCH"))
+	return max(n, 0)
 }
