@@ -24,6 +24,8 @@ type Server struct {
 	Logger *slog.Logger
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error
+	// Metrics are exported on /metrics; Handler makes them when nil.
+	Metrics *Metrics
 }
 
 // Handler returns the API's routes.
@@ -38,6 +40,10 @@ func (s *Server) Handler() http.Handler {
 	s.ruleSetRoutes(mux)
 	s.directoryRoutes(mux)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	if s.Metrics == nil {
+		s.Metrics = NewMetrics()
+	}
+	mux.Handle("GET /metrics", s.Metrics.handler())
 	return s.logRequests(mux)
 }
 
@@ -56,7 +62,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		took := time.Since(start)
+		s.Metrics.observe(r.Pattern, rec.status, took)
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
 	})
 }
 
@@ -97,6 +105,9 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/assessments/"+d.ID)
+	if created {
+		s.Metrics.decided(d)
+	}
 	status := http.StatusCreated
 	if !created {
 		w.Header().Set("Idempotent-Replayed", "true")

@@ -232,3 +232,25 @@ func TestIncludeRejectedServices(t *testing.T) {
 		}
 	})
 }
+
+func TestMetrics(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		srv := start(t, db)
+		do(t, "POST", srv.URL+"/v1/assessments", assessment, nil)
+		do(t, "GET", srv.URL+"/v1/assessments/nope", "", nil)
+		resp, b := do(t, "GET", srv.URL+"/metrics", "", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/metrics: %d", resp.StatusCode)
+		}
+		for _, want := range []string{
+			`carepath_decisions_total{booked="false",form="mental-health",pathway="talking-therapies-step2",priority="routine"} 1`,
+			`carepath_http_requests_total{route="POST /v1/assessments",status="201"} 1`,
+			`carepath_http_requests_total{route="GET /v1/assessments/{id}",status="404"} 1`,
+			`carepath_http_request_duration_seconds_count{route="POST /v1/assessments"} 1`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+}
