@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"

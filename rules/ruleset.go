@@ -7,10 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Priority is how urgently a pathway must respond.
@@ -156,6 +161,12 @@ func Parse(file string, src []byte) (*RuleSet, error) {
 		return nil, &CompileError{Problems: []Problem{{File: file, Msg: yamlMessage(err)}}}
 	}
 	sort.Ints(rs.FormVersions)
+	for i := range rs.Rules {
+		// No flags and an empty list mean the same; one spelling keeps outcomes and hashes stable.
+		if rs.Rules[i].Then.Flags == nil {
+			rs.Rules[i].Then.Flags = []string{}
+		}
+	}
 	rs.File = file
 	locate(&rs, &doc)
 	if probs := rs.checkShape(); len(probs) > 0 {
@@ -251,8 +262,12 @@ func (rs *RuleSet) checkShape() []Problem {
 		if !idPattern.MatchString(name) {
 			add("", Pos{}, "params.%s: not a valid name", name)
 		}
-		switch v.(type) {
-		case int, int64, float64, bool, string:
+		switch x := v.(type) {
+		case float64:
+			if math.IsInf(x, 0) || math.IsNaN(x) {
+				add("", Pos{}, "params.%s: want a finite number, got %v", name, x)
+			}
+		case int, int64, bool, string:
 		default:
 			add("", Pos{}, "params.%s: want a number, boolean or string, got %T", name, v)
 		}
@@ -309,6 +324,16 @@ func (rs *RuleSet) checkShape() []Problem {
 		if tc.Expect.Pathway == "" {
 			add("", tc.Pos, "tests.%s: expect.pathway: missing", tc.Name)
 		}
+		for _, part := range []struct {
+			name string
+			m    map[string]any
+		}{{"answers", tc.Answers}, {"subject", tc.Subject}} {
+			for _, key := range slices.Sorted(maps.Keys(part.m)) {
+				if !plainScalar(part.m[key]) {
+					add("", tc.Pos, "tests.%s: %s.%s: want a number, boolean or string, got %v", tc.Name, part.name, key, part.m[key])
+				}
+			}
+		}
 		if tc.Expect.Priority != "" && !tc.Expect.Priority.Valid() {
 			add("", tc.Pos, "tests.%s: expect.priority %q: want emergency, urgent or routine", tc.Name, tc.Expect.Priority)
 		}
@@ -326,10 +351,17 @@ func (rs *RuleSet) checkShape() []Problem {
 // Canonical returns the rule set's content as canonical JSON, independent of YAML layout and comments.
 func (rs *RuleSet) Canonical() []byte {
 	c := *rs
+	c.Rules = append([]Rule(nil), rs.Rules...)
 	for i := range c.Rules {
 		if c.Rules[i].Then.Flags == nil {
 			c.Rules[i].Then.Flags = []string{}
 		}
+	}
+	c.Params = canonicalMap(rs.Params)
+	c.Tests = append([]TestCase(nil), rs.Tests...)
+	for i := range c.Tests {
+		c.Tests[i].Answers = canonicalMap(c.Tests[i].Answers)
+		c.Tests[i].Subject = canonicalMap(c.Tests[i].Subject)
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -337,6 +369,43 @@ func (rs *RuleSet) Canonical() []byte {
 		panic(fmt.Sprintf("rules: canonical form of %s: %v", rs.ID, err))
 	}
 	return b
+}
+
+// canonicalMap copies m with every float written so that it reads back as a float: encoding/json
+// writes 1e7 as 10000000, which would read back as an integer and change the rule set's meaning.
+func canonicalMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = canonicalValue(v)
+	}
+	return out
+}
+
+// plainScalar reports whether a test value is one an answer or subject field can take: a finite
+// number, a boolean or a string.
+func plainScalar(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return !math.IsInf(x, 0) && !math.IsNaN(x)
+	case int, int64, bool, string:
+		return true
+	}
+	return false
+}
+
+func canonicalValue(v any) any {
+	x, ok := v.(float64)
+	if !ok {
+		return v
+	}
+	f := strconv.FormatFloat(x, 'g', -1, 64)
+	if !strings.ContainsAny(f, ".eE") {
+		f += ".0"
+	}
+	return json.Number(f)
 }
 
 // SHA256 is the hex SHA-256 of the canonical form: the rule set's content address.
