@@ -920,41 +920,29 @@ func (fn *fastNative) assess(body []byte, received time.Time, formFor func(id st
 	var seen uint8
 	if !s.Object(func(key []byte) bool {
 		var bit uint8
+		ok := false
 		switch string(key) {
 		case "form":
-			bit = 1
-			v, ok := s.Str()
-			if !ok {
-				return false
-			}
-			sub.Form = string(v)
+			bit, ok = 1, s.StrTo(&sub.Form)
 		case "form_version":
 			bit = 2
-			n, ok := s.Integer()
-			if !ok {
-				return false
-			}
+			var n int64
+			n, ok = s.Integer()
 			sub.FormVersion = int(n)
 		case "authored":
 			bit = 4
 			start := s.Pos()
-			if _, ok := s.Str(); !ok {
-				return false
+			if _, ok = s.Str(); ok {
+				// time.Time's own decoder, as encoding/json would call it, so what it accepts is exact.
+				var t time.Time
+				ok = t.UnmarshalJSON(bytes.TrimLeft(body[start:s.Pos()], " \t\r\n")) == nil
+				sub.Authored = &t
 			}
-			// time.Time's own decoder, as encoding/json would call it, so what it accepts is exact.
-			var t time.Time
-			if err := t.UnmarshalJSON(bytes.TrimLeft(body[start:s.Pos()], " \t\r\n")); err != nil {
-				return false
-			}
-			sub.Authored = &t
 		case "subject":
-			bit = 8
-			if !ScanSubject(s, &sub.Subject) {
-				return false
-			}
+			bit, ok = 8, ScanSubject(s, &sub.Subject)
 		case "answers":
 			bit = 16
-			if !s.Object(func(k []byte) bool {
+			ok = s.Object(func(k []byte) bool {
 				var raw any
 				switch s.Peek() {
 				case '"':
@@ -978,13 +966,9 @@ func (fn *fastNative) assess(body []byte, received time.Time, formFor func(id st
 				}
 				fn.answers = append(fn.answers, fastAnswer{key: k, raw: raw})
 				return true
-			}) {
-				return false
-			}
-		default:
-			return false
+			})
 		}
-		if seen&bit != 0 {
+		if !ok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
@@ -1052,41 +1036,28 @@ func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 	var seen uint8
 	return s.Object(func(key []byte) bool {
 		var bit uint8
+		ok := false
 		switch string(key) {
 		case "ref":
-			bit = 1
-			v, ok := s.Str()
-			if !ok {
-				return false
-			}
-			sub.Ref = string(v)
+			bit, ok = 1, s.StrTo(&sub.Ref)
 		case "birth_date":
-			bit = 2
-			v, ok := s.Str()
-			if !ok {
-				return false
-			}
-			sub.BirthDate = string(v)
+			bit, ok = 2, s.StrTo(&sub.BirthDate)
 		case "age":
 			bit = 4
-			n, ok := s.Integer()
-			if !ok || n < 0 || n > 150 {
-				return false
+			var n int64
+			if n, ok = s.Integer(); ok && n >= 0 && n <= 150 {
+				age := int(n)
+				sub.Age = &age
+			} else {
+				ok = false
 			}
-			age := int(n)
-			sub.Age = &age
 		case "postcode":
-			bit = 8
-			v, ok := s.Str()
-			if !ok {
-				return false
-			}
-			sub.Postcode = string(v)
+			bit, ok = 8, s.StrTo(&sub.Postcode)
 		case "location":
 			bit = 16
 			var loc Location
 			var got uint8
-			if !s.Object(func(k []byte) bool {
+			ok = s.Object(func(k []byte) bool {
 				var ok bool
 				var bit uint8
 				switch string(k) {
@@ -1096,22 +1067,16 @@ func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 				case "lon":
 					bit = 2
 					loc.Lon, ok = s.Float()
-				default:
-					return false
 				}
-				if got&bit != 0 {
+				if !ok || got&bit != 0 {
 					return false
 				}
 				got |= bit
-				return ok
-			}) || got != 3 {
-				return false
-			}
+				return true
+			}) && got == 3
 			sub.Location = &loc
-		default:
-			return false
 		}
-		if seen&bit != 0 {
+		if !ok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit

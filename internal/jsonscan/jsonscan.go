@@ -97,6 +97,15 @@ func (s *Scanner) Str() ([]byte, bool) {
 	return nil, false
 }
 
+// StrTo reads a string as Str does into *dst.
+func (s *Scanner) StrTo(dst *string) bool {
+	v, ok := s.Str()
+	if ok {
+		*dst = string(v)
+	}
+	return ok
+}
+
 // Number reads a number token, checking its grammar, and says whether it has no fraction or exponent.
 func (s *Scanner) Number() (tok []byte, integral, ok bool) {
 	s.ws()
