@@ -3,35 +3,20 @@ package governance_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/internal/benchsize"
 	"github.com/carepath/carepath/triage"
 )
-
-// benchDecisions sizes BenchmarkPreviewImpact: CAREPATH_BENCH_DECISIONS (default 2,000, so that
-// `go test ./...` stays fast; the target is measured at 100,000).
-func benchDecisions(b *testing.B) int {
-	s := os.Getenv("CAREPATH_BENCH_DECISIONS")
-	if s == "" {
-		return 2000
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("CAREPATH_BENCH_DECISIONS=%q: want a positive number", s)
-	}
-	return n
-}
 
 // BenchmarkPreviewImpact previews mh-triage v2 against CAREPATH_BENCH_DECISIONS stored decisions
 // on SQLite, tests included. Seeding the decisions (decided in process under v1, stored with the
 // bulk insert) is set-up and not timed.
 func BenchmarkPreviewImpact(b *testing.B) {
-	n := benchDecisions(b)
+	n := benchsize.FromEnv(b, "CAREPATH_BENCH_DECISIONS", 2000) // 2,000 keeps `go test ./...` fast; the target is at 100,000
 	db := databasetest.Open(b, database.SQLite)
 	h := setup(b, db)
 	ctx := context.Background()

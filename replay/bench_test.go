@@ -8,35 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/internal/benchsize"
 	"github.com/carepath/carepath/replay"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
-
-// benchCases sizes the benchmarks: CAREPATH_BENCH_CASES (default 20000).
-func benchCases(b *testing.B) int {
-	if s := os.Getenv("CAREPATH_BENCH_CASES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("CAREPATH_BENCH_CASES=%q: want a positive number", s)
-		}
-		return n
-	}
-	return 20000
-}
-
-func reportPeakRSS(b *testing.B) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
-	}
-}
 
 // cycling streams n cases by cycling over a pool of distinct decided cases, so a million-case
 // replay in process measures the replay and not the memory of holding a million inputs.
@@ -122,7 +103,7 @@ func decidedPool(b *testing.B, n int) ([]triage.StoredCase, *triage.Form, map[in
 // BenchmarkReplayInProcess replays CAREPATH_BENCH_CASES cases against mh-triage v2 with no
 // database: decode the canonical input, check its hash, evaluate, tally. workers-1 is one core.
 func BenchmarkReplayInProcess(b *testing.B) {
-	n := benchCases(b)
+	n := benchsize.FromEnv(b, "CAREPATH_BENCH_CASES", 20000)
 	pool, form, programs := decidedPool(b, min(n, 20000))
 	draft := &replay.Draft{RuleSet: programs[2].RuleSet, KnownPathway: func(string) bool { return true }}
 	for _, workers := range []int{1, 2} {
@@ -136,7 +117,7 @@ func BenchmarkReplayInProcess(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "cases/s")
-			reportPeakRSS(b)
+			benchsize.ReportPeakRSS(b)
 		})
 	}
 }
@@ -144,7 +125,7 @@ func BenchmarkReplayInProcess(b *testing.B) {
 // BenchmarkReplayStored replays CAREPATH_BENCH_CASES stored cases end to end from the database
 // against mh-triage v2 (the import that stores them is set-up, not timed).
 func BenchmarkReplayStored(b *testing.B) {
-	n := benchCases(b)
+	n := benchsize.FromEnv(b, "CAREPATH_BENCH_CASES", 20000)
 	path := filepath.Join(b.TempDir(), "cases.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
@@ -184,7 +165,7 @@ func BenchmarkReplayStored(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "cases/s")
-			reportPeakRSS(b)
+			benchsize.ReportPeakRSS(b)
 		})
 	}
 }

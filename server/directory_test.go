@@ -1,47 +1,17 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
-	"github.com/carepath/carepath/fixtures"
-	"github.com/carepath/carepath/rules"
-	"github.com/carepath/carepath/server"
-	"github.com/carepath/carepath/triage"
 )
-
-// startPlaced serves the whole demo, directory and routing included, on a loopback port.
-func startPlaced(t *testing.T, db *database.DB) *httptest.Server {
-	t.Helper()
-	now := func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
-	forms := triage.NewSQLStore(db)
-	rs := rules.NewSQLStore(db)
-	if _, err := fixtures.Load(context.Background(), forms, rs, now()); err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	s := &server.Server{
-		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
-			Placement: triage.NewPlacement(db, rs, "Europe/London")},
-		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
-	}
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func TestAssessmentOverHTTPBooksAVisit(t *testing.T) {
 	example, err := os.ReadFile(filepath.Join("..", "fixtures", "examples", "mental-health.json"))
@@ -49,7 +19,7 @@ func TestAssessmentOverHTTPBooksAVisit(t *testing.T) {
 		t.Fatal(err)
 	}
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
-		srv := startPlaced(t, db)
+		srv := start(t, db)
 		resp, b := do(t, "POST", srv.URL+"/v1/assessments", string(example), nil)
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST: %d %s", resp.StatusCode, b)
@@ -97,7 +67,7 @@ func TestAssessmentOverHTTPBooksAVisit(t *testing.T) {
 
 func TestServicesAPI(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
-		srv := startPlaced(t, db)
+		srv := start(t, db)
 		for _, tc := range []struct {
 			query      string
 			status     int
@@ -141,7 +111,7 @@ func TestServicesAPI(t *testing.T) {
 
 func TestPractitionersAPI(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
-		srv := startPlaced(t, db)
+		srv := start(t, db)
 		resp, b := do(t, "POST", srv.URL+"/v1/practitioners", `[{"id":"new-1","name":"N","skills":["reablement"],"service_ids":["svc-reablement"],
 			"base":{"lat":52.95,"lon":-1.15},"max_visits_per_day":4,"working_hours":[{"day":"mon","start":"09:00","end":"17:00"}]}]`, nil)
 		if resp.StatusCode != 200 || !strings.Contains(string(b), `"imported": 1`) {

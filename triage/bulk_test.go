@@ -7,13 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/internal/benchsize"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -202,22 +202,10 @@ func TestImportStopsCleanlyWhenCancelled(t *testing.T) {
 	})
 }
 
-// benchCases sizes the bulk benchmarks: CAREPATH_BENCH_CASES (default 20000).
-func benchCases(b *testing.B) int {
-	if s := os.Getenv("CAREPATH_BENCH_CASES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("CAREPATH_BENCH_CASES=%q: want a positive number", s)
-		}
-		return n
-	}
-	return 20000
-}
-
 // BenchmarkImport generates CAREPATH_BENCH_CASES mental-health cases into a file and imports them
 // into a fresh database per iteration, on SQLite and (with CAREPATH_TEST_POSTGRES) PostgreSQL.
 func BenchmarkImport(b *testing.B) {
-	n := benchCases(b)
+	n := benchsize.FromEnv(b, "CAREPATH_BENCH_CASES", 20000)
 	path := filepath.Join(b.TempDir(), "cases.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
@@ -248,17 +236,8 @@ func BenchmarkImport(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "cases/s")
-			reportPeakRSS(b)
+			benchsize.ReportPeakRSS(b)
 		})
-	}
-}
-
-// reportPeakRSS reports the process's peak resident memory so far; run one benchmark per process
-// for a figure that belongs to it alone.
-func reportPeakRSS(b *testing.B) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MB")
 	}
 }
 
