@@ -12,11 +12,13 @@ type Code string
 
 // The codes a domain error may carry.
 const (
-	Invalid     Code = "invalid"     // the input is wrong; fix it and send again
-	NotFound    Code = "not_found"   // the named thing does not exist
-	Conflict    Code = "conflict"    // the request clashes with what is stored
-	Unavailable Code = "unavailable" // something needed is not set up, such as no active rule set
-	Internal    Code = "internal"    // a fault on our side
+	Invalid         Code = "invalid"         // the input is wrong; fix it and send again
+	NotFound        Code = "not_found"       // the named thing does not exist
+	Conflict        Code = "conflict"        // the request clashes with what is stored
+	Unavailable     Code = "unavailable"     // something needed is not set up, such as no active rule set
+	Unauthenticated Code = "unauthenticated" // nobody is signed in, or the credentials are not valid
+	Forbidden       Code = "forbidden"       // the person signed in may not do this
+	Internal        Code = "internal"        // a fault on our side
 )
 
 // Error is an error with a code and a message fit to show to the person who caused it.

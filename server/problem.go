@@ -47,6 +47,11 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 			p.Status, p.Type, p.Title = http.StatusNotFound, "not-found", "Not found"
 		case failure.Conflict:
 			p.Status, p.Type, p.Title = http.StatusConflict, "conflict", "Conflict"
+		case failure.Unauthenticated:
+			p.Status, p.Type, p.Title = http.StatusUnauthorized, "unauthenticated", "Sign-in required"
+			w.Header().Set("WWW-Authenticate", `Bearer realm="carepath"`)
+		case failure.Forbidden:
+			p.Status, p.Type, p.Title = http.StatusForbidden, "forbidden", "Not allowed"
 		case failure.Unavailable:
 			p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "cannot-decide", "Cannot decide with the rules in force"
 		default:
