@@ -12,8 +12,16 @@ import (
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/governance"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
+)
+
+// The people acting in these tests, as authenticated identities.
+var (
+	alice = rules.Actor{Subject: "3f1c-alice", Name: "Alice"}
+	bob   = rules.Actor{Subject: "7a2e-bob", Name: "Bob"}
+	carol = rules.Actor{Subject: "9d4b-carol", Name: "Carol"}
 )
 
 // clock is a settable test clock.
@@ -39,8 +47,19 @@ func setup(t testing.TB, db *database.DB) *harness {
 	n := 0
 	reg := rules.NewRegistry(store)
 	engine := &triage.Engine{Store: forms, Rules: reg, Now: c.now, NewID: func() string { n++; return fmt.Sprintf("case-%04d", n) }}
-	return &harness{svc: governance.NewService(db, forms, reg, c.now), engine: engine, clock: c, db: db}
+	svc := governance.NewService(db, forms, reg, c.now)
+	svc.Pseudonymiser = pseudonyms
+	return &harness{svc: svc, engine: engine, clock: c, db: db}
 }
+
+// pseudonyms names the cases of impact previews and shadow reports in these tests.
+var pseudonyms = func() *privacy.Pseudonymiser {
+	p, err := privacy.New([]byte("governance tests: a fixed 32-byte pseudonym key"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
 
 // phq9 builds a mental-health submission whose PHQ-9 total is total (item 9 kept at 0).
 func phq9(total int, authored time.Time) []byte {
@@ -77,7 +96,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		draft, err := lc.CreateDraft(ctx, "alice", src, "lower PHQ-9 caseness")
+		draft, err := lc.CreateDraft(ctx, alice, src, "lower PHQ-9 caseness")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,50 +105,56 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		}
 		// A draft may change; its tests must pass before review.
 		broken := strings.Replace(draft.Source, "expect: {pathway: talking-therapies-step2, rule: caseness}", "expect: {pathway: watchful-waiting}", 1)
-		if _, err := lc.UpdateDraft(ctx, "alice", "mh-triage", 3, []byte(broken), "oops"); err != nil {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, []byte(broken), "oops"); err != nil {
 			t.Fatal(err)
 		}
-		if gate, err := lc.Submit(ctx, "alice", "mh-triage", 3, ""); failure.CodeOf(err) != failure.Invalid || gate == nil || gate.Tests.Failed() == 0 {
+		if gate, err := lc.Submit(ctx, alice, "mh-triage", 3, ""); failure.CodeOf(err) != failure.Invalid || gate == nil || gate.Tests.Failed() == 0 {
 			t.Fatalf("submit of a failing draft: %v", err)
 		}
-		if _, err := lc.UpdateDraft(ctx, "alice", "mh-triage", 3, []byte(draft.Source), "fix"); err != nil {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, []byte(draft.Source), "fix"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.Submit(ctx, "alice", "mh-triage", 3, "ready"); err != nil {
+		if _, err := lc.Submit(ctx, alice, "mh-triage", 3, "ready"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.UpdateDraft(ctx, "alice", "mh-triage", 3, src, "edit in review"); failure.CodeOf(err) != failure.Conflict {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, src, "edit in review"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("edit in review: %v, want a conflict", err)
 		}
-		if err := lc.Approve(ctx, "alice", "mh-triage", 3, "looks good", nil); failure.CodeOf(err) != failure.Conflict {
+		if err := lc.Approve(ctx, alice, "mh-triage", 3, "looks good", nil); failure.CodeOf(err) != failure.Forbidden {
 			t.Errorf("author's own approval: %v, want a conflict", err)
 		}
 		p, m, err := h.svc.StoredProgram(ctx, "mh-triage", 3)
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.decide(t, phq9(9, h.clock.t.Add(-time.Hour)))
+		moved := h.decide(t, phq9(9, h.clock.t.Add(-time.Hour)))
 		imp, err := h.svc.PreviewImpact(ctx, p, m, h.clock.t.AddDate(0, 0, -30), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if imp.Changed != 1 || imp.Flows[0].From != "watchful-waiting" || imp.Flows[0].To != "talking-therapies-step2" {
-			t.Errorf("impact = %+v", imp)
+		if imp.Changed != 1 || imp.Flows[0].From != "watchful-waiting" || imp.Flows[0].To != "talking-therapies-step2" ||
+			len(imp.Flows[0].Examples) != 1 || imp.Flows[0].Examples[0] != pseudonyms.Case(moved.ID) {
+			t.Errorf("impact = %+v, want the moved case by pseudonym", imp)
 		}
-		if err := lc.Approve(ctx, "bob", "mh-triage", 3, "checked the impact", []byte(`{"changed":1}`)); err != nil {
+		unnamed := *h.svc
+		unnamed.Pseudonymiser = nil
+		if _, err := unnamed.PreviewImpact(ctx, p, m, h.clock.t.AddDate(0, 0, -30), 0); err == nil || !strings.Contains(err.Error(), "no pseudonym key") {
+			t.Errorf("impact preview without a pseudonymiser: %v", err)
+		}
+		if err := lc.Approve(ctx, bob, "mh-triage", 3, "checked the impact", []byte(`{"changed":1}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.UpdateDraft(ctx, "alice", "mh-triage", 3, src, "edit approved"); failure.CodeOf(err) != failure.Conflict {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, src, "edit approved"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("edit of an approved version: %v, want a conflict", err)
 		}
-		if a, err := h.svc.Rules.Approval(ctx, "mh-triage", 3); err != nil || a.Approver != "bob" {
+		if a, err := h.svc.Rules.Approval(ctx, "mh-triage", 3); err != nil || a.Approver != bob.Subject {
 			t.Errorf("approval = %+v, %v", a, err)
 		}
 		future := h.clock.t.Add(48 * time.Hour)
-		if err := lc.Activate(ctx, "bob", "mh-triage", 3, future, "from Saturday"); err != nil {
+		if err := lc.Activate(ctx, bob, "mh-triage", 3, future, "from Saturday"); err != nil {
 			t.Fatal(err)
 		}
-		if err := lc.Activate(ctx, "bob", "mh-triage", 3, h.clock.t.Add(-48*time.Hour), "past"); failure.CodeOf(err) != failure.Invalid {
+		if err := lc.Activate(ctx, bob, "mh-triage", 3, h.clock.t.Add(-48*time.Hour), "past"); failure.CodeOf(err) != failure.Invalid {
 			t.Errorf("activation in the past: %v", err)
 		}
 		before := h.decide(t, phq9(9, future.Add(-time.Minute)))
@@ -139,7 +164,7 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		}
 		// Roll back: a new activation of the older approved version.
 		h.clock.t = future.Add(time.Hour)
-		if err := lc.Activate(ctx, "carol", "mh-triage", 1, time.Time{}, "roll back"); err != nil {
+		if err := lc.Activate(ctx, carol, "mh-triage", 1, time.Time{}, "roll back"); err != nil {
 			t.Fatal(err)
 		}
 		if rolled := h.decide(t, phq9(9, h.clock.t.Add(time.Minute))); rolled.RuleSet.Version != 1 {
@@ -148,10 +173,10 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		if again := h.decide(t, phq9(9, future.Add(time.Minute))); again.RuleSet.Version != 3 {
 			t.Errorf("a decision authored while v3 was in force used v%d", again.RuleSet.Version)
 		}
-		if err := lc.Retire(ctx, "carol", "mh-triage", 1, "in force"); failure.CodeOf(err) != failure.Conflict {
+		if err := lc.Retire(ctx, carol, "mh-triage", 1, "in force"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("retire the active version: %v", err)
 		}
-		if err := lc.Retire(ctx, "carol", "mh-triage", 3, "rolled back"); err != nil {
+		if err := lc.Retire(ctx, carol, "mh-triage", 3, "rolled back"); err != nil {
 			t.Fatal(err)
 		}
 		hist, err := h.svc.Rules.History(ctx, "mh-triage")
@@ -160,9 +185,11 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		}
 		var trail []string
 		for _, e := range hist {
-			trail = append(trail, fmt.Sprintf("v%d %s %s->%s", e.Version, e.Actor, e.From, e.To))
+			trail = append(trail, fmt.Sprintf("v%d %s %s->%s", e.Version, e.ActorName, e.From, e.To))
 		}
-		want := "v3 alice ->draft|v3 alice draft->draft|v3 alice draft->draft|v3 alice draft->in_review|v3 bob in_review->approved|v3 bob approved->active|v1 carol approved->active|v3 carol approved->retired"
+		want := "v1 demo (system) ->draft|v1 demo (system) draft->approved|v1 demo (system) approved->active|" +
+			"v2 demo (system) ->draft|v2 demo (system) draft->approved|" +
+			"v3 Alice ->draft|v3 Alice draft->draft|v3 Alice draft->draft|v3 Alice draft->in_review|v3 Bob in_review->approved|v3 Bob approved->active|v1 Carol approved->active|v3 Carol approved->retired"
 		if got := strings.Join(trail, "|"); got != want {
 			t.Errorf("audit trail:\n got %s\nwant %s", got, want)
 		}
@@ -187,7 +214,7 @@ func TestShadowRunRecordsOnlyTheMovedCases(t *testing.T) {
 		for total := 0; total <= 20; total++ {
 			d := h.decide(t, phq9(total, h.clock.t))
 			if total == 9 {
-				moved[d.ID] = true
+				moved[pseudonyms.Case(d.ID)] = true
 			}
 		}
 		shadow.Drain()
@@ -197,7 +224,10 @@ func TestShadowRunRecordsOnlyTheMovedCases(t *testing.T) {
 		}
 		h.decide(t, phq9(9, h.clock.t)) // after the run ends: not shadowed
 		shadow.Drain()
-		rep, err := governance.ShadowReportOf(ctx, db, run.ID)
+		if _, err := governance.ShadowReportOf(ctx, db, nil, run.ID); err == nil || !strings.Contains(err.Error(), "no pseudonym key") {
+			t.Errorf("shadow report without a pseudonymiser: %v", err)
+		}
+		rep, err := governance.ShadowReportOf(ctx, db, pseudonyms, run.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

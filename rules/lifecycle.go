@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"go.yaml.in/yaml/v3"
 
+	auditlog "github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -25,14 +26,17 @@ const StatusActive Status = "active"
 
 // AuditEntry is one change of state of a rule-set version: who, when, from what, to what, why.
 type AuditEntry struct {
-	RuleSet string          `json:"ruleset"`
-	Version int             `json:"version"`
-	Actor   string          `json:"actor"`
-	At      time.Time       `json:"at"`
-	From    Status          `json:"from"`
-	To      Status          `json:"to"`
-	Reason  string          `json:"reason"`
-	Detail  json.RawMessage `json:"detail,omitempty"`
+	RuleSet string `json:"ruleset"`
+	Version int    `json:"version"`
+	Actor   string `json:"actor"`
+	// ActorName is the actor's display name when they acted; the two-person rule compares Actor,
+	// the stable subject id, never names.
+	ActorName string          `json:"actor_name,omitempty"`
+	At        time.Time       `json:"at"`
+	From      Status          `json:"from"`
+	To        Status          `json:"to"`
+	Reason    string          `json:"reason"`
+	Detail    json.RawMessage `json:"detail,omitempty"`
 }
 
 // Approval is a second person's approval of a version, with the impact preview they were shown.
@@ -66,16 +70,25 @@ type Lifecycle struct {
 	Gate func(ctx context.Context, rs *RuleSet) (*GateReport, error)
 }
 
-func checkActor(actor string) error {
-	if strings.TrimSpace(actor) == "" || len(actor) > 200 {
-		return failure.Errorf(failure.Invalid, "actor: name the person acting (1 to 200 characters)")
+// Actor is the authenticated person or system acting on a rule set.
+type Actor struct {
+	// Subject is the stable, unique id of an authenticated identity (see identity.Principal);
+	// it is what the two-person rule compares.
+	Subject string
+	// Name is the display name recorded beside the subject, for people reading the trail.
+	Name string
+}
+
+func checkActor(actor Actor) error {
+	if strings.TrimSpace(actor.Subject) == "" || len(actor.Subject) > 300 || strings.TrimSpace(actor.Subject) != actor.Subject {
+		return failure.Errorf(failure.Unauthenticated, "actor: only an authenticated identity may change a rule set")
 	}
 	return nil
 }
 
 // CreateDraft stores src as a new draft under the next free version number of its rule set; the
 // version in the source is rewritten to that number.
-func (l *Lifecycle) CreateDraft(ctx context.Context, actor string, src []byte, reason string) (Version, error) {
+func (l *Lifecycle) CreateDraft(ctx context.Context, actor Actor, src []byte, reason string) (Version, error) {
 	if err := checkActor(actor); err != nil {
 		return Version{}, err
 	}
@@ -112,13 +125,13 @@ func (l *Lifecycle) CreateDraft(ctx context.Context, actor string, src []byte, r
 		if err != nil {
 			return fmt.Errorf("rules: unable to store a draft of %s: %w", v.ID, err)
 		}
-		return audit(ctx, tx, AuditEntry{RuleSet: v.ID, Version: v.Version, Actor: actor, At: now, To: StatusDraft, Reason: reason})
+		return audit(ctx, tx, AuditEntry{RuleSet: v.ID, Version: v.Version, Actor: actor.Subject, ActorName: actor.Name, At: now, To: StatusDraft, Reason: reason})
 	})
 	return v, err
 }
 
 // UpdateDraft replaces a draft's source; any other status is immutable and refused as a Conflict.
-func (l *Lifecycle) UpdateDraft(ctx context.Context, actor, id string, version int, src []byte, reason string) (Version, error) {
+func (l *Lifecycle) UpdateDraft(ctx context.Context, actor Actor, id string, version int, src []byte, reason string) (Version, error) {
 	if err := checkActor(actor); err != nil {
 		return Version{}, err
 	}
@@ -146,14 +159,14 @@ func (l *Lifecycle) UpdateDraft(ctx context.Context, actor, id string, version i
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE rulesets SET source = ?, sha256 = ? WHERE id = ? AND version = ?`), v.Source, v.SHA256, id, version); err != nil {
 			return fmt.Errorf("rules: unable to update draft %s v%d: %w", id, version, err)
 		}
-		return audit(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor, At: l.Now().UTC(), From: StatusDraft, To: StatusDraft, Reason: reason})
+		return audit(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, At: l.Now().UTC(), From: StatusDraft, To: StatusDraft, Reason: reason})
 	})
 	return v, err
 }
 
 // Submit sends a draft to review when it compiles, passes every static check and all its tests;
 // otherwise it stays a draft and the report says why (a failure.Invalid error).
-func (l *Lifecycle) Submit(ctx context.Context, actor, id string, version int, reason string) (*GateReport, error) {
+func (l *Lifecycle) Submit(ctx context.Context, actor Actor, id string, version int, reason string) (*GateReport, error) {
 	if err := checkActor(actor); err != nil {
 		return nil, err
 	}
@@ -177,24 +190,24 @@ func (l *Lifecycle) Submit(ctx context.Context, actor, id string, version int, r
 			id, version, gate.Lint.Errors(), gate.Tests.Failed(), gate.Tests.Coverage.Percent(), gate.Tests.Required)
 	}
 	detail, _ := json.Marshal(map[string]any{"sha256": v.SHA256, "tests": len(gate.Tests.Results), "coverage": gate.Tests.Coverage.Percent()})
-	err = l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor, From: StatusDraft, To: StatusInReview, Reason: reason, Detail: detail}, v.SHA256)
+	err = l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, From: StatusDraft, To: StatusInReview, Reason: reason, Detail: detail}, v.SHA256)
 	return gate, err
 }
 
 // Reject returns a version in review to draft, so its author can change it.
-func (l *Lifecycle) Reject(ctx context.Context, actor, id string, version int, reason string) error {
+func (l *Lifecycle) Reject(ctx context.Context, actor Actor, id string, version int, reason string) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
 	if strings.TrimSpace(reason) == "" {
 		return failure.Errorf(failure.Invalid, "reason: say why the version is sent back")
 	}
-	return l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor, From: StatusInReview, To: StatusDraft, Reason: reason}, "")
+	return l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, From: StatusInReview, To: StatusDraft, Reason: reason}, "")
 }
 
 // Approve records a second person's approval of a version in review, with a comment and the impact
 // preview they saw; the author's own approval is refused as a Conflict.
-func (l *Lifecycle) Approve(ctx context.Context, actor, id string, version int, comment string, impact json.RawMessage) error {
+func (l *Lifecycle) Approve(ctx context.Context, actor Actor, id string, version int, comment string, impact json.RawMessage) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
@@ -206,8 +219,8 @@ func (l *Lifecycle) Approve(ctx context.Context, actor, id string, version int, 
 		return err
 	}
 	for _, a := range authors {
-		if a == actor {
-			return failure.Errorf(failure.Conflict, "%s wrote or changed rule set %s v%d, so cannot approve it; a second person must", actor, id, version)
+		if a == actor.Subject {
+			return failure.Errorf(failure.Forbidden, "%s wrote or changed rule set %s v%d, so cannot approve it; a second person must", actorLabel(actor), id, version)
 		}
 	}
 	if len(impact) == 0 {
@@ -215,12 +228,12 @@ func (l *Lifecycle) Approve(ctx context.Context, actor, id string, version int, 
 	}
 	now := l.Now().UTC()
 	return l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := transitionTx(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor, At: now, From: StatusInReview, To: StatusApproved, Reason: comment}, ""); err != nil {
+		if err := transitionTx(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, At: now, From: StatusInReview, To: StatusApproved, Reason: comment}, ""); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ruleset_approvals (ruleset_id, version, approver, comment, impact, at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (ruleset_id, version) DO UPDATE SET approver = excluded.approver, comment = excluded.comment, impact = excluded.impact, at = excluded.at`),
-			id, version, actor, comment, string(impact), database.NewTime(now))
+			id, version, actor.Subject, comment, string(impact), database.NewTime(now))
 		if err != nil {
 			return fmt.Errorf("rules: unable to record the approval of %s v%d: %w", id, version, err)
 		}
@@ -228,9 +241,51 @@ func (l *Lifecycle) Approve(ctx context.Context, actor, id string, version int, 
 	})
 }
 
+// Seed stores a version that Carepath itself ships, such as the demo rule sets, as approved and,
+// when activateFrom is not zero, in force from then, recording each step in the audit trail under
+// a system identity. It refuses people: only the two-person lifecycle brings their versions into
+// force. Seeding the same content again changes nothing.
+func (l *Lifecycle) Seed(ctx context.Context, system Actor, v Version, activateFrom time.Time) (created bool, err error) {
+	if !strings.HasPrefix(system.Subject, "system:") {
+		return false, failure.Errorf(failure.Forbidden, "only a system identity may seed rule sets; %s must use the lifecycle", actorLabel(system))
+	}
+	now := l.Now().UTC()
+	v.Status, v.CreatedAt = StatusApproved, now
+	created, err = l.Store.putVersion(ctx, v)
+	if err != nil || !created {
+		return created, err
+	}
+	entries := []AuditEntry{
+		{To: StatusDraft, Reason: "shipped with Carepath"},
+		{From: StatusDraft, To: StatusApproved, Reason: "shipped with Carepath"},
+	}
+	detail, _ := json.Marshal(map[string]any{"effective_from": activateFrom.UTC()})
+	return true, l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		for _, e := range entries {
+			e.RuleSet, e.Version, e.Actor, e.ActorName, e.At = v.ID, v.Version, system.Subject, system.Name, now
+			if err := audit(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ruleset_approvals (ruleset_id, version, approver, comment, impact, at) VALUES (?, ?, ?, ?, ?, ?)`),
+			v.ID, v.Version, system.Subject, "shipped with Carepath", "null", database.NewTime(now))
+		if err != nil {
+			return fmt.Errorf("rules: unable to record the approval of %s v%d: %w", v.ID, v.Version, err)
+		}
+		if activateFrom.IsZero() {
+			return nil
+		}
+		if err := l.Store.activate(ctx, tx, Activation{RuleSet: v.ID, Version: v.Version, EffectiveFrom: activateFrom, CreatedAt: now}); err != nil {
+			return err
+		}
+		return audit(ctx, tx, AuditEntry{RuleSet: v.ID, Version: v.Version, Actor: system.Subject, ActorName: system.Name, At: now,
+			From: StatusApproved, To: StatusActive, Reason: "shipped with Carepath", Detail: detail})
+	})
+}
+
 // Activate makes an approved version the active one from effectiveFrom (now or later). Rolling
 // back is activating an older approved version: a new activation, never an edit of history.
-func (l *Lifecycle) Activate(ctx context.Context, actor, id string, version int, effectiveFrom time.Time, reason string) error {
+func (l *Lifecycle) Activate(ctx context.Context, actor Actor, id string, version int, effectiveFrom time.Time, reason string) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
@@ -250,18 +305,21 @@ func (l *Lifecycle) Activate(ctx context.Context, actor, id string, version int,
 		if cur.Status != StatusApproved {
 			return failure.Errorf(failure.Conflict, "rule set %s v%d is %s; only an approved version can be activated", id, version, cur.Status)
 		}
+		if err := checkApproved(ctx, tx, actor, id, version); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ruleset_activations (ruleset_id, version, effective_from, created_at) VALUES (?, ?, ?, ?)`),
 			id, version, database.NewTime(effectiveFrom), database.NewTime(now))
 		if err != nil {
 			return fmt.Errorf("rules: unable to activate %s v%d: %w", id, version, err)
 		}
-		return audit(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor, At: now, From: StatusApproved, To: StatusActive, Reason: reason, Detail: detail})
+		return audit(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, At: now, From: StatusApproved, To: StatusActive, Reason: reason, Detail: detail})
 	})
 }
 
 // Retire ends an approved version's use; a version active now or scheduled to become active is
 // refused as a Conflict, because a rule set must always have a version in force.
-func (l *Lifecycle) Retire(ctx context.Context, actor, id string, version int, reason string) error {
+func (l *Lifecycle) Retire(ctx context.Context, actor Actor, id string, version int, reason string) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
@@ -277,7 +335,7 @@ func (l *Lifecycle) Retire(ctx context.Context, actor, id string, version int, r
 	if later > 0 {
 		return failure.Errorf(failure.Conflict, "rule set %s v%d is scheduled to become active; activate another version first", id, version)
 	}
-	return l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor, From: StatusApproved, To: StatusRetired, Reason: reason}, "")
+	return l.transition(ctx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, From: StatusApproved, To: StatusRetired, Reason: reason}, "")
 }
 
 func (l *Lifecycle) transition(ctx context.Context, e AuditEntry, wantSHA string) error {
@@ -326,8 +384,12 @@ func audit(ctx context.Context, tx *sqlx.Tx, e AuditEntry) error {
 	if len(e.Detail) > 0 {
 		detail = string(e.Detail)
 	}
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ruleset_audit (ruleset_id, version, actor, at, from_status, to_status, reason, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), e.RuleSet, e.Version, e.Actor, database.NewTime(e.At), string(e.From), string(e.To), e.Reason, detail)
+	// The trail is hash-chained and append-only in the database, so `carepath audit verify` can
+	// show it was not rewritten.
+	err := auditlog.AppendRuleSetTx(ctx, tx, auditlog.TxDialect(tx), auditlog.RuleSetEntry{
+		RuleSet: e.RuleSet, Version: e.Version, Actor: e.Actor, ActorName: e.ActorName, At: e.At,
+		From: string(e.From), To: string(e.To), Reason: e.Reason, Detail: detail,
+	})
 	if err != nil {
 		return fmt.Errorf("rules: unable to record the audit trail of %s v%d: %w", e.RuleSet, e.Version, err)
 	}
@@ -339,20 +401,21 @@ func (s *SQLStore) History(ctx context.Context, id string) ([]AuditEntry, error)
 	var rows []struct {
 		Version int           `db:"version"`
 		Actor   string        `db:"actor"`
+		Name    string        `db:"actor_name"`
 		At      database.Time `db:"at"`
 		From    string        `db:"from_status"`
 		To      string        `db:"to_status"`
 		Reason  string        `db:"reason"`
 		Detail  string        `db:"detail"`
 	}
-	err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(`SELECT version, actor, at, from_status, to_status, reason, detail
+	err := s.DB.SelectContext(ctx, &rows, s.DB.Rebind(`SELECT version, actor, actor_name, at, from_status, to_status, reason, detail
 		FROM ruleset_audit WHERE ruleset_id = ? ORDER BY seq`), id)
 	if err != nil {
 		return nil, fmt.Errorf("rules: unable to read the audit trail of %s: %w", id, err)
 	}
 	out := make([]AuditEntry, len(rows))
 	for i, r := range rows {
-		out[i] = AuditEntry{RuleSet: id, Version: r.Version, Actor: r.Actor, At: r.At.Time, From: Status(r.From), To: Status(r.To), Reason: r.Reason}
+		out[i] = AuditEntry{RuleSet: id, Version: r.Version, Actor: r.Actor, ActorName: r.Name, At: r.At.Time, From: Status(r.From), To: Status(r.To), Reason: r.Reason}
 		if r.Detail != "null" {
 			out[i].Detail = json.RawMessage(r.Detail)
 		}
@@ -381,15 +444,65 @@ func (s *SQLStore) Approval(ctx context.Context, id string, version int) (Approv
 	return a, nil
 }
 
-// authors are the people who created or edited a version.
+// authors are the identities who created or edited a version; a reviewer who only sent it back
+// (in review to draft) is not one.
 func (s *SQLStore) authors(ctx context.Context, id string, version int) ([]string, error) {
+	return authorsOf(ctx, s.DB, id, version)
+}
+
+func authorsOf(ctx context.Context, q sqlx.QueryerContext, id string, version int) ([]string, error) {
 	var out []string
-	err := s.DB.SelectContext(ctx, &out, s.DB.Rebind(`SELECT DISTINCT actor FROM ruleset_audit WHERE ruleset_id = ? AND version = ? AND to_status = ?`),
-		id, version, string(StatusDraft))
+	err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.BindType(driverName(q)), `SELECT DISTINCT actor FROM ruleset_audit WHERE ruleset_id = ? AND version = ? AND to_status = ? AND from_status IN ('', ?)`),
+		id, version, string(StatusDraft), string(StatusDraft))
 	if err != nil {
 		return nil, fmt.Errorf("rules: unable to read the authors of %s v%d: %w", id, version, err)
 	}
 	return out, nil
+}
+
+func driverName(q sqlx.QueryerContext) string {
+	switch v := q.(type) {
+	case *sqlx.Tx:
+		return v.DriverName()
+	case *sqlx.DB:
+		return v.DriverName()
+	case *database.DB:
+		return v.DriverName()
+	}
+	return ""
+}
+
+// checkApproved refuses to activate a version that no second person approved: the approval must
+// exist and be by someone other than every author, whoever activates.
+func checkApproved(ctx context.Context, tx *sqlx.Tx, actor Actor, id string, version int) error {
+	var approver string
+	err := tx.GetContext(ctx, &approver, tx.Rebind(`SELECT approver FROM ruleset_approvals WHERE ruleset_id = ? AND version = ?`), id, version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return failure.Errorf(failure.Forbidden, "rule set %s v%d has no recorded approval, so %s cannot activate it", id, version, actorLabel(actor))
+	}
+	if err != nil {
+		return fmt.Errorf("rules: unable to read the approval of %s v%d: %w", id, version, err)
+	}
+	if strings.HasPrefix(approver, "system:") {
+		return nil // a version shipped with Carepath, seeded by code and recorded as such
+	}
+	authors, err := authorsOf(ctx, tx, id, version)
+	if err != nil {
+		return err
+	}
+	for _, a := range authors {
+		if a == approver {
+			return failure.Errorf(failure.Forbidden, "rule set %s v%d was approved by one of its authors, so it cannot be activated", id, version)
+		}
+	}
+	return nil
+}
+
+func actorLabel(a Actor) string {
+	if a.Name != "" && a.Name != a.Subject {
+		return a.Name + " (" + a.Subject + ")"
+	}
+	return a.Subject
 }
 
 // withVersion rewrites the top-level version of a rule-set source to n, keeping everything else

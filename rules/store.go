@@ -53,11 +53,9 @@ type Activation struct {
 type Store interface {
 	PutPathways(ctx context.Context, ps []Pathway, now time.Time) error
 	Pathways(ctx context.Context) ([]Pathway, error)
-	PutVersion(ctx context.Context, v Version) (created bool, err error)
 	Version(ctx context.Context, id string, version int) (Version, error)
 	Versions(ctx context.Context) ([]Version, error)
 	RuleSetFor(ctx context.Context, form string) (string, error)
-	Activate(ctx context.Context, a Activation) error
 	Activations(ctx context.Context, id string) ([]Activation, error)
 	ActiveAt(ctx context.Context, id string, at time.Time) (int, error)
 }
@@ -106,9 +104,9 @@ func (s *SQLStore) Pathways(ctx context.Context) ([]Pathway, error) {
 	return ps, nil
 }
 
-// PutVersion stores a new version. Storing the same content again is a no-op; storing other
+// putVersion stores a new version. Storing the same content again is a no-op; storing other
 // content under a stored (id, version) is a Conflict, because published versions never change.
-func (s *SQLStore) PutVersion(ctx context.Context, v Version) (bool, error) {
+func (s *SQLStore) putVersion(ctx context.Context, v Version) (bool, error) {
 	created := false
 	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		var sum string
@@ -185,12 +183,18 @@ func (s *SQLStore) RuleSetFor(ctx context.Context, form string) (string, error) 
 	return id, nil
 }
 
-// Activate records that a version is active from its effective time; history is only appended.
-func (s *SQLStore) Activate(ctx context.Context, a Activation) error {
-	if _, err := s.Version(ctx, a.RuleSet, a.Version); err != nil {
-		return err
+// activate records that a version is active from its effective time; history is only appended.
+// It is reachable only through the Lifecycle, which checks the approval and writes the audit row
+// in the same transaction.
+func (s *SQLStore) activate(ctx context.Context, tx *sqlx.Tx, a Activation) error {
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM rulesets WHERE id = ? AND version = ?`), a.RuleSet, a.Version); err != nil {
+		return fmt.Errorf("rules: unable to read rule set %s v%d: %w", a.RuleSet, a.Version, err)
 	}
-	_, err := s.DB.ExecContext(ctx, s.DB.Rebind(`INSERT INTO ruleset_activations (ruleset_id, version, effective_from, created_at)
+	if n == 0 {
+		return failure.Errorf(failure.NotFound, "rule set %s has no version %d", a.RuleSet, a.Version)
+	}
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO ruleset_activations (ruleset_id, version, effective_from, created_at)
 		VALUES (?, ?, ?, ?)`), a.RuleSet, a.Version, database.NewTime(a.EffectiveFrom), database.NewTime(a.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("rules: unable to activate %s v%d: %w", a.RuleSet, a.Version, err)

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
 )
@@ -20,16 +22,16 @@ const maxRosterBytes = 16 << 20
 
 // directoryRoutes registers the services directory (HSDS API shape) and routing endpoints.
 func (s *Server) directoryRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/services", s.placed(s.listServices))
-	mux.HandleFunc("GET /v1/services/{id}", s.placed(s.getService))
-	mux.HandleFunc("POST /v1/practitioners", s.placed(s.importPractitioners))
-	mux.HandleFunc("GET /v1/practitioners", s.placed(s.listPractitioners))
-	mux.HandleFunc("GET /v1/practitioners/{id}/day", s.placed(s.practitionerDay))
-	mux.HandleFunc("POST /v1/appointments/{id}/cancel", s.placed(s.cancelAppointment))
-	mux.HandleFunc("POST /v1/appointments/{id}/move", s.placed(s.moveAppointment))
-	mux.HandleFunc("POST /v1/assessments/{id}/reassign", s.placed(s.reassign))
-	mux.HandleFunc("GET /v1/routing/visits", s.placed(s.dayVisits))
-	mux.HandleFunc("POST /v1/routing/optimise", s.placed(s.optimiseDay))
+	s.handle(mux, "GET /v1/services", identity.SignedIn, s.placed(s.listServices))
+	s.handle(mux, "GET /v1/services/{id}", identity.SignedIn, s.placed(s.getService))
+	s.handle(mux, "POST /v1/practitioners", identity.WritePractitioners, s.placed(s.importPractitioners))
+	s.handle(mux, "GET /v1/practitioners", identity.ReadPractitioners, s.placed(s.listPractitioners))
+	s.handle(mux, "GET /v1/practitioners/{id}/day", identity.ReadDay, s.placed(s.practitionerDay))
+	s.handle(mux, "POST /v1/appointments/{id}/cancel", identity.ManageAppointments, s.placed(s.cancelAppointment))
+	s.handle(mux, "POST /v1/appointments/{id}/move", identity.ManageAppointments, s.placed(s.moveAppointment))
+	s.handle(mux, "POST /v1/assessments/{id}/reassign", identity.ManageAppointments, s.placed(s.reassign))
+	s.handle(mux, "GET /v1/routing/visits", identity.PlanRoutes, s.placed(s.dayVisits))
+	s.handle(mux, "POST /v1/routing/optimise", identity.PlanRoutes, s.placed(s.optimiseDay))
 }
 
 type placedHandler func(w http.ResponseWriter, r *http.Request, p *triage.Placement)
@@ -48,6 +50,17 @@ func (s *Server) placed(h placedHandler) http.HandlerFunc {
 		}
 		h(w, r, p)
 	}
+}
+
+// manageAppointment checks that the coordinator may change the appointment named in the path:
+// its case must be filed under one of their teams.
+func (s *Server) manageAppointment(w http.ResponseWriter, r *http.Request, p *triage.Placement, action string) bool {
+	v, err := p.Routing.Visit(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return false
+	}
+	return s.manageDecision(w, r, v.CaseID, action, []string{v.ID})
 }
 
 // writePlaceProblem writes refused directory or roster input as problem details naming each record
@@ -217,16 +230,32 @@ func (s *Server) listPractitioners(w http.ResponseWriter, r *http.Request, p *tr
 }
 
 func (s *Server) practitionerDay(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	who := identity.FromContext(r.Context())
+	if !who.Has(identity.Coordinator) && who.Practitioner != r.PathValue("id") {
+		s.writeProblem(w, r, failure.Errorf(failure.Forbidden, "a practitioner reads only their own day; practitioner %s is not you", r.PathValue("id")))
+		return
+	}
 	date := r.URL.Query().Get("date")
 	visits, err := p.DayVisits(r.Context(), date, r.PathValue("id"))
 	if err != nil {
 		s.writePlaceProblem(w, r, err)
 		return
 	}
+	ids := make([]string, len(visits))
+	for i, v := range visits {
+		ids[i] = v.ID
+	}
+	if err := s.recordAccess(r.Context(), s.accessEntry(r, audit.ActionDayRead, ids, audit.Allowed)); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"practitioner_id": r.PathValue("id"), "date": date, "visits": visits})
 }
 
 func (s *Server) cancelAppointment(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
+	if !s.manageAppointment(w, r, p, audit.ActionAppointmentCancel) {
+		return
+	}
 	v, err := p.Routing.Cancel(r.Context(), nil, r.PathValue("id"), s.Engine.Now())
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -250,6 +279,9 @@ func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *tria
 		s.writePlaceProblem(w, r, invalid("start", "%q is not an RFC 3339 time", body.Start))
 		return
 	}
+	if !s.manageAppointment(w, r, p, audit.ActionAppointmentMove) {
+		return
+	}
 	v, err := p.Routing.Move(r.Context(), r.PathValue("id"), start, p.Loc, s.Engine.Now())
 	if err != nil {
 		s.writePlaceProblem(w, r, err)
@@ -259,6 +291,9 @@ func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *tria
 }
 
 func (s *Server) reassign(w http.ResponseWriter, r *http.Request, _ *triage.Placement) {
+	if !s.manageDecision(w, r, r.PathValue("id"), audit.ActionDecisionReassign, nil) {
+		return
+	}
 	d, err := s.Engine.Reassign(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -271,6 +306,10 @@ func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Pla
 	out, err := p.ExportDay(r.Context(), r.URL.Query().Get("date"))
 	if err != nil {
 		s.writePlaceProblem(w, r, err)
+		return
+	}
+	if err := s.recordAccess(r.Context(), s.accessEntry(r, "routing.visits", []string{"date:" + r.URL.Query().Get("date")}, audit.Allowed)); err != nil {
+		s.writeProblem(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")

@@ -3,7 +3,9 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/carepath/carepath/failure"
@@ -32,6 +34,15 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		p.Status, p.Type, p.Title = http.StatusRequestEntityTooLarge, "too-large", "Request body too large"
 		p.Detail = "the body is over the limit of " + itoa(mbe.Limit) + " bytes"
 		p.Errors = []triage.Problem{{Field: "body", Reason: p.Detail}}
+	// A body that stops short or times out is the client's doing. Only the error exactly as the
+	// body reader returns it counts: the same error wrapped on its way up came from elsewhere,
+	// such as the database, and stays a logged 500.
+	case err == io.ErrUnexpectedEOF:
+		p.Status, p.Type, p.Title = http.StatusBadRequest, "incomplete-body", "The request body ended early"
+		p.Detail = "the connection closed before the whole body arrived"
+	case isTimeout(err):
+		p.Status, p.Type, p.Title = http.StatusRequestTimeout, "body-timeout", "The request body took too long"
+		p.Detail = "the body did not arrive within the server's read timeout"
 	case errors.As(err, &ve):
 		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "invalid-assessment", "The assessment is not valid"
 		if len(ve.Problems) == 1 && ve.Problems[0].Field == "body" {
@@ -69,6 +80,12 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	if err := json.NewEncoder(w).Encode(p); err != nil {
 		s.Logger.Debug("unable to write problem", slog.Any("error", err))
 	}
+}
+
+// isTimeout reports whether err, as returned by a read and not wrapped, is a network timeout.
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }
 
 func itoa(n int64) string {

@@ -7,29 +7,28 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/governance"
+	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/rules"
 )
 
-// ActorHeader names the person acting on a rule set; it is recorded in the audit trail.
-const ActorHeader = "Carepath-Actor"
-
 // ruleSetRoutes registers the rule-governance API under /v1/rulesets.
 func (s *Server) ruleSetRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/rulesets", s.listRuleSets)
-	mux.HandleFunc("POST /v1/rulesets", s.governed(s.createDraft))
-	mux.HandleFunc("GET /v1/rulesets/{id}/versions/{version}", s.governed(s.getRuleSetVersion))
-	mux.HandleFunc("PUT /v1/rulesets/{id}/versions/{version}", s.governed(s.updateDraft))
-	mux.HandleFunc("POST /v1/rulesets/{id}/versions/{version}/{action}", s.governed(s.ruleSetAction))
-	mux.HandleFunc("GET /v1/rulesets/{id}/versions/{version}/tests", s.governed(s.ruleSetTests))
-	mux.HandleFunc("GET /v1/rulesets/{id}/versions/{version}/impact", s.governed(s.ruleSetImpact))
-	mux.HandleFunc("GET /v1/rulesets/{id}/diff", s.governed(s.ruleSetDiff))
-	mux.HandleFunc("GET /v1/rulesets/{id}/history", s.governed(s.ruleSetHistory))
-	mux.HandleFunc("GET /v1/rulesets/{id}/shadow", s.governed(s.shadowRuns))
-	mux.HandleFunc("POST /v1/rulesets/{id}/shadow", s.governed(s.startShadow))
-	mux.HandleFunc("DELETE /v1/rulesets/{id}/shadow", s.governed(s.stopShadow))
-	mux.HandleFunc("GET /v1/assessments/{id}/why-not/{pathway}", s.governed(s.whyNot))
+	s.handle(mux, "GET /v1/rulesets", identity.ReadRules, s.listRuleSets)
+	s.handle(mux, "POST /v1/rulesets", identity.WriteRules, s.governed(s.createDraft))
+	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}", identity.ReadRules, s.governed(s.getRuleSetVersion))
+	s.handle(mux, "PUT /v1/rulesets/{id}/versions/{version}", identity.WriteRules, s.governed(s.updateDraft))
+	s.handle(mux, "POST /v1/rulesets/{id}/versions/{version}/{action}", identity.WriteRules, s.governed(s.ruleSetAction))
+	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}/tests", identity.ReadRules, s.governed(s.ruleSetTests))
+	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}/impact", identity.PreviewImpact, s.governed(s.ruleSetImpact))
+	s.handle(mux, "GET /v1/rulesets/{id}/diff", identity.ReadRules, s.governed(s.ruleSetDiff))
+	s.handle(mux, "GET /v1/rulesets/{id}/history", identity.ReadRules, s.governed(s.ruleSetHistory))
+	s.handle(mux, "GET /v1/rulesets/{id}/shadow", identity.PreviewImpact, s.governed(s.shadowRuns))
+	s.handle(mux, "POST /v1/rulesets/{id}/shadow", identity.WriteRules, s.governed(s.startShadow))
+	s.handle(mux, "DELETE /v1/rulesets/{id}/shadow", identity.WriteRules, s.governed(s.stopShadow))
+	s.handle(mux, "GET /v1/assessments/{id}/why-not/{pathway}", identity.ReadDecision, s.governed(s.whyNot))
 }
 
 type governedHandler func(w http.ResponseWriter, r *http.Request, g *governance.Service)
@@ -42,17 +41,20 @@ func (s *Server) governed(h governedHandler) http.HandlerFunc {
 			s.writeProblem(w, r, failure.Errorf(failure.Unavailable, "rule governance needs the SQL rule store"))
 			return
 		}
-		h(w, r, governance.NewService(store.DB, s.Forms, s.Engine.Rules, s.Engine.Now))
+		g := governance.NewService(store.DB, s.Forms, s.Engine.Rules, s.Engine.Now)
+		g.Pseudonymiser = s.Privacy
+		h(w, r, g)
 	}
 }
 
-func (s *Server) actor(w http.ResponseWriter, r *http.Request) (string, bool) {
-	a := r.Header.Get(ActorHeader)
-	if a == "" || len(a) > 200 {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "%s header: name the person acting (1 to 200 characters)", ActorHeader))
-		return "", false
+// actor is the authenticated person acting on a rule set, as the lifecycle records them.
+func (s *Server) actor(w http.ResponseWriter, r *http.Request) (rules.Actor, bool) {
+	p := identity.FromContext(r.Context())
+	if p == nil {
+		s.writeProblem(w, r, failure.Errorf(failure.Unauthenticated, "sign in to change a rule set"))
+		return rules.Actor{}, false
 	}
-	return a, true
+	return rules.Actor{Subject: p.Subject, Name: p.Name}, true
 }
 
 func (s *Server) versionParam(w http.ResponseWriter, r *http.Request, name string) (int, bool) {
@@ -233,6 +235,10 @@ func (s *Server) ruleSetImpact(w http.ResponseWriter, r *http.Request, g *govern
 		s.writeProblem(w, r, err)
 		return
 	}
+	if err := s.recordAccess(r.Context(), s.accessEntry(r, audit.ActionImpactPreview, []string{r.PathValue("id") + " v" + strconv.Itoa(version)}, audit.Allowed)); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
 	s.writeJSON(w, http.StatusOK, imp)
 }
 
@@ -289,7 +295,7 @@ func (s *Server) shadowRuns(w http.ResponseWriter, r *http.Request, g *governanc
 	}
 	reports := make([]*governance.ShadowReport, 0, len(runs))
 	for _, run := range runs {
-		rep, err := governance.ShadowReportOf(r.Context(), g.DB, run.ID)
+		rep, err := governance.ShadowReportOf(r.Context(), g.DB, g.Pseudonymiser, run.ID)
 		if err != nil {
 			s.writeProblem(w, r, err)
 			return
@@ -311,7 +317,7 @@ func (s *Server) startShadow(w http.ResponseWriter, r *http.Request, g *governan
 		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "version: give the approved version to run in shadow"))
 		return
 	}
-	run, err := governance.StartShadow(r.Context(), g.DB, r.PathValue("id"), body.Version, actor, s.Engine.Now())
+	run, err := governance.StartShadow(r.Context(), g.DB, r.PathValue("id"), body.Version, actor.Subject, s.Engine.Now())
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -324,7 +330,7 @@ func (s *Server) stopShadow(w http.ResponseWriter, r *http.Request, g *governanc
 	if !ok {
 		return
 	}
-	run, err := governance.StopShadow(r.Context(), g.DB, r.PathValue("id"), actor, s.Engine.Now())
+	run, err := governance.StopShadow(r.Context(), g.DB, r.PathValue("id"), actor.Subject, s.Engine.Now())
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
@@ -333,6 +339,9 @@ func (s *Server) stopShadow(w http.ResponseWriter, r *http.Request, g *governanc
 }
 
 func (s *Server) whyNot(w http.ResponseWriter, r *http.Request, g *governance.Service) {
+	if _, ok := s.readDecision(w, r, r.PathValue("id"), audit.ActionWhyNotRead); !ok {
+		return
+	}
 	wn, err := g.WhyNot(r.Context(), r.PathValue("id"), r.PathValue("pathway"))
 	if err != nil {
 		s.writeProblem(w, r, err)

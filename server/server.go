@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -24,26 +27,52 @@ type Server struct {
 	Logger *slog.Logger
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error
+	// Audit records every read and write of personal data; nil records nothing (tests of other
+	// concerns only).
+	Audit *audit.Log
 	// Metrics are exported on /metrics; Handler makes them when nil.
 	Metrics *Metrics
+	// Privacy names the cases of impact previews and shadow reports by pseudonym; without it those
+	// routes fail (500) rather than name cases by decision id.
+	Privacy *privacy.Pseudonymiser
+	// Auth authenticates every request; without it nobody is signed in and only public routes
+	// answer.
+	Auth *identity.Authenticator
+	// TLS says the server is reached over HTTPS (directly or through a TLS-terminating proxy), so
+	// cookies are Secure; TrustProxy takes the client address from X-Forwarded-For.
+	TLS        bool
+	TrustProxy bool
+
+	// OIDCRoutes registers the single sign-on routes when an OpenID provider is configured.
+	OIDCRoutes func(s *Server, mux *http.ServeMux)
+
+	routes      []Route
+	signinLimit *throttle
 }
 
 // Handler returns the API's routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/assessments", s.postAssessment)
-	mux.HandleFunc("GET /v1/assessments/{id}", s.getAssessment)
-	mux.HandleFunc("GET /v1/forms", s.listForms)
-	mux.HandleFunc("GET /v1/forms/{id}", s.getForm)
-	mux.HandleFunc("GET /v1/forms/{id}/questionnaire", s.getQuestionnaire)
-	mux.HandleFunc("GET /v1/pathways", s.listPathways)
+	s.routes = nil
+	if s.signinLimit == nil {
+		s.signinLimit = newThrottle(10, time.Minute)
+	}
+	s.handle(mux, "POST /v1/assessments", identity.SubmitAssessment, s.postAssessment)
+	s.handle(mux, "GET /v1/assessments/{id}", identity.ReadDecision, s.getAssessment)
+	s.handle(mux, "GET /v1/forms", identity.SignedIn, s.listForms)
+	s.handle(mux, "GET /v1/forms/{id}", identity.SignedIn, s.getForm)
+	s.handle(mux, "GET /v1/forms/{id}/questionnaire", identity.SignedIn, s.getQuestionnaire)
+	s.handle(mux, "GET /v1/pathways", identity.SignedIn, s.listPathways)
+	s.handle(mux, "GET /v1/me", identity.SignedIn, s.getMe)
 	s.ruleSetRoutes(mux)
 	s.directoryRoutes(mux)
-	mux.HandleFunc("GET /healthz", s.healthz)
+	s.signinRoutes(mux)
+	s.handle(mux, "GET /healthz", identity.Public, s.healthz)
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics()
 	}
-	mux.Handle("GET /metrics", s.Metrics.handler())
+	metrics := s.Metrics.handler()
+	s.handle(mux, "GET /metrics", identity.ReadMetrics, metrics.ServeHTTP)
 	return s.logRequests(mux)
 }
 
@@ -61,10 +90,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		ri := &requestInfo{id: newRequestID(r)}
+		w.Header().Set(requestIDHeader, ri.id)
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		next.ServeHTTP(rec, r)
 		took := time.Since(start)
 		s.Metrics.observe(r.Pattern, rec.status, took)
-		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took)
+		// Paths hold record ids, never personal data; query strings are left out because they may.
+		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took,
+			"user", ri.principal.String(), "request_id", ri.id)
 	})
 }
 
@@ -90,7 +124,15 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "Idempotency-Key header: longer than 255 characters"))
 		return
 	}
-	opts := triage.Options{IdempotencyKey: key}
+	p := identity.FromContext(r.Context())
+	opts := triage.Options{IdempotencyKey: key, Team: p.Team(), SubmittedBy: p.Subject, InTx: s.recordInTx(r, audit.ActionDecisionCreate)}
+	if team := r.URL.Query().Get("team"); team != "" {
+		if !p.InTeam(team) {
+			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "team %q: you are not a member; file the assessment under one of your teams", team))
+			return
+		}
+		opts.Team = team
+	}
 	switch v := r.URL.Query().Get("include_rejected"); v {
 	case "", "false":
 	case "true":
@@ -117,9 +159,8 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getAssessment(w http.ResponseWriter, r *http.Request) {
-	d, err := s.Forms.Decision(r.Context(), r.PathValue("id"))
-	if err != nil {
-		s.writeProblem(w, r, err)
+	d, ok := s.readDecision(w, r, r.PathValue("id"), audit.ActionDecisionRead)
+	if !ok {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, d)

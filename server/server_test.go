@@ -10,13 +10,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/server"
 	"github.com/carepath/carepath/triage"
@@ -28,24 +31,97 @@ const assessment = `{"form":"mental-health","subject":{"ref":"s-1","age":34},
  "risk_plan":false,"risk_intent":false,"previous_high_intensity_treatment":false,"under_secondary_care":false},
  "authored":"2026-11-20T10:15:00Z"}`
 
-func start(t *testing.T, db *database.DB) *httptest.Server {
+// testNow is the clock of the server tests.
+func testNow() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+
+// env is a server under test with its database and a signed-in identity per role.
+type env struct {
+	*httptest.Server
+	api    *server.Server
+	db     *database.DB
+	ids    *identity.SQLStore
+	tokens map[string]string // username → API token
+	logs   *bytes.Buffer
+}
+
+// tokenOf maps a test server's URL to the token do sends when a request names none: a user with
+// every role, in team central, so the tests of other concerns run as before.
+var tokenOf = map[string]string{}
+
+func start(t testing.TB, db *database.DB) *httptest.Server {
 	t.Helper()
-	now := func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+	return startEnv(t, db).Server
+}
+
+func startEnv(t testing.TB, db *database.DB) *env {
+	t.Helper()
+	ctx := context.Background()
 	forms := triage.NewSQLStore(db)
 	rs := rules.NewSQLStore(db)
-	if _, err := fixtures.Load(context.Background(), forms, rs, now()); err != nil {
+	if _, err := fixtures.Load(ctx, forms, rs, testNow()); err != nil {
 		t.Fatal(err)
 	}
+	ids := identity.NewSQLStore(db)
+	for _, team := range []string{"central", "south"} {
+		if _, err := ids.AddTeam(ctx, team, team+" team", testNow()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var n atomic.Int64
+	logs := &bytes.Buffer{}
 	s := &server.Server{
-		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: now, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
+		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: testNow, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
 			Placement: triage.NewPlacement(db, rs, "")},
-		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ping: db.PingContext,
+		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Ping: db.PingContext,
+		Auth: identity.NewAuthenticator(ids, testNow), Audit: &audit.Log{DB: db}, Privacy: testPseudonyms,
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return srv
+	e := &env{Server: srv, api: s, db: db, ids: ids, tokens: map[string]string{}, logs: logs}
+	e.user(t, "everyone", "central", "", identity.Roles...)
+	tokenOf[srv.URL] = e.tokens["everyone"]
+	t.Cleanup(func() { delete(tokenOf, srv.URL) })
+	return e
 }
+
+// user adds an account with roles in team (none when empty), with an API token and the password
+// "correct horse battery", and returns its token.
+func (e *env) user(t testing.TB, username, team, practitioner string, roles ...identity.Role) string {
+	t.Helper()
+	var teams []string
+	if team != "" {
+		teams = []string{team}
+	}
+	if _, err := e.ids.AddUser(context.Background(), identity.NewUser{Username: username, Name: username + " (test)", Roles: roles,
+		Teams: teams, Practitioner: practitioner, Password: "correct horse battery"}, testNow()); err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := e.ids.CreateToken(context.Background(), username, "test", testNow().Add(24*time.Hour), testNow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tokens[username] = secret
+	return secret
+}
+
+// bearer is the header map that authenticates as username.
+func (e *env) bearer(username string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + e.tokens[username]}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// anonymous marks a request sent without credentials.
+const anonymous = "-"
 
 func do(t *testing.T, method, url, body string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
@@ -54,7 +130,16 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 		t.Fatal(err)
 	}
 	for k, v := range header {
-		req.Header.Set(k, v)
+		if v != anonymous {
+			req.Header.Set(k, v)
+		}
+	}
+	if _, ok := header["Authorization"]; !ok {
+		for base, token := range tokenOf {
+			if strings.HasPrefix(url, base+"/") {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

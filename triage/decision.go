@@ -37,6 +37,10 @@ type Decision struct {
 	EngineVersion string                 `json:"engine_version"`
 	Input         json.RawMessage        `json:"input"`
 	InputSHA256   string                 `json:"input_sha256"`
+	// Team is the team the decision is filed under; SubmittedBy is the subject id of who
+	// submitted it. Neither takes part in the decision itself.
+	Team        string `json:"team,omitempty"`
+	SubmittedBy string `json:"submitted_by,omitempty"`
 	// Services are the services able to deliver the pathway to this subject, best first, each
 	// with why it was kept; empty when none can, which ManualAllocation then flags.
 	Services []directory.Candidate `json:"services"`

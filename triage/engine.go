@@ -41,6 +41,13 @@ type Options struct {
 	DryRun         bool   // decide without storing
 	// IncludeRejected records, with the decision, why each other service was not offered.
 	IncludeRejected bool
+	// Team is the team the decision is filed under, which decides who may read it without
+	// breaking the glass; SubmittedBy is the subject id of who submitted it.
+	Team        string
+	SubmittedBy string
+	// InTx runs inside the transaction that stores the decision, so that what it writes, such as
+	// the access audit record, commits or rolls back with the decision.
+	InTx Booking
 }
 
 // Submit decides one submission (native JSON or FHIR QuestionnaireResponse) and, unless dry-run,
@@ -57,6 +64,7 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 	if err := Record(&decision.Decision, &decision.Assessment, e.NewID(), e.Now()); err != nil {
 		return nil, false, err
 	}
+	decision.Team, decision.SubmittedBy = opts.Team, opts.SubmittedBy
 	var book Booking
 	if p := e.Placement; p != nil {
 		// Appointments start from when the decision is made, not from when the form was authored.
@@ -96,6 +104,17 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts Options, book Booking, contended *bool, attempts int) (*Decision, bool, error) {
 	sum := sha256.Sum256(body)
 	key := Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])}
+	if opts.InTx != nil {
+		inner := book
+		book = func(ctx context.Context, tx *sqlx.Tx, d *Decision) error {
+			if inner != nil {
+				if err := inner(ctx, tx, d); err != nil {
+					return err
+				}
+			}
+			return opts.InTx(ctx, tx, d)
+		}
+	}
 	var (
 		stored  *Decision
 		created bool

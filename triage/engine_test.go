@@ -361,7 +361,10 @@ func TestVersionInForceAtAuthoredTime(t *testing.T) {
 		ctx := context.Background()
 		e, _, rs, c := newEngine(t, db)
 		switchAt := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		if err := rs.Activate(ctx, rules.Activation{RuleSet: "mh-triage", Version: 2, EffectiveFrom: switchAt, CreatedAt: c.now()}); err != nil {
+		// The activation is scheduled as of before the switch, by a second person's approved
+		// version (v2 ships approved), through the lifecycle as any activation is.
+		lc := &rules.Lifecycle{Store: rs, Now: func() time.Time { return switchAt.Add(-time.Hour) }}
+		if err := lc.Activate(ctx, rules.Actor{Subject: "test-officer"}, "mh-triage", 2, switchAt, "switch"); err != nil {
 			t.Fatal(err)
 		}
 		for _, tt := range []struct {

@@ -159,7 +159,7 @@ func (s *SQLStore) Forms(ctx context.Context) ([]*Form, error) {
 
 const decisionColumns = `id, request_sha256, input, input_sha256, form_id, form_version, subject_ref, scores,
 	ruleset_id, ruleset_version, ruleset_sha256, pathway, priority, respond_within, flags, rule_id, explanation,
-	authored_at, decided_at, engine_version, services, assignment, unassigned_reason`
+	authored_at, decided_at, engine_version, services, assignment, unassigned_reason, team_id, submitted_by`
 
 type decisionRow struct {
 	ID             string        `db:"id"`
@@ -185,6 +185,8 @@ type decisionRow struct {
 	Services       string        `db:"services"`
 	Assignment     string        `db:"assignment"`
 	Unassigned     string        `db:"unassigned_reason"`
+	Team           string        `db:"team_id"`
+	SubmittedBy    string        `db:"submitted_by"`
 }
 
 // storedServices is the services column: the candidates alone, or with the rejected services when
@@ -244,7 +246,7 @@ func (r *decisionRow) decision() (*Decision, error) {
 		ID: r.ID, Form: r.FormID, FormVersion: r.FormVersion, SubjectRef: r.SubjectRef,
 		RuleSet: RuleSetRef{ID: r.RuleSetID, Version: r.RuleSetVersion, SHA256: r.RuleSetSHA256},
 		Rule:    r.RuleID, Authored: r.AuthoredAt.Time, Decided: r.DecidedAt.Time, EngineVersion: r.EngineVersion,
-		Input: json.RawMessage(r.Input), InputSHA256: r.InputSHA256,
+		Input: json.RawMessage(r.Input), InputSHA256: r.InputSHA256, Team: r.Team, SubmittedBy: r.SubmittedBy,
 	}
 	d.Outcome.Pathway = r.Pathway
 	d.Outcome.Priority = rules.Priority(r.Priority)
@@ -302,14 +304,14 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
 		form_id, form_version, subject_ref, scores, ruleset_id, ruleset_version, ruleset_sha256, pathway, priority,
 		respond_within, flags, rule_id, explanation, authored_at, decided_at, engine_version,
-		services, assignment, unassigned_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		services, assignment, unassigned_reason, team_id, submitted_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`),
 			d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
 			d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
 			d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
 			database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion,
-			services, assignment, d.UnassignedReason)
+			services, assignment, d.UnassignedReason, d.Team, d.SubmittedBy)
 		if err != nil {
 			return fmt.Errorf("triage: unable to store decision: %w", err)
 		}

@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/triage"
+	"github.com/jmoiron/sqlx"
+)
+
+// BenchmarkStoredAssessment measures what signing in, authorisation and the access record add to
+// a stored assessment on SQLite: the engine alone, the engine with the token check, the policy
+// check and the access record written in the decision's transaction, and the whole HTTP handler.
+// Run with -benchtime 200x, as the triage booking benchmark, so the roster's slots do not run out.
+func BenchmarkStoredAssessment(b *testing.B) {
+	e := startEnv(b, databasetest.Open(b, database.SQLite))
+	tok := e.user(b, "carol", "central", "", identity.Clinician)
+	body := []byte(assessment)
+	ctx := context.Background()
+	b.Run("engine", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := e.api.Engine.Submit(ctx, body, triage.Options{Team: "central"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("engine+auth+audit", func(b *testing.B) {
+		b.ReportAllocs()
+		log := &audit.Log{DB: e.db}
+		for b.Loop() {
+			p, err := e.api.Auth.Bearer(ctx, tok)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := identity.Authorize(p, identity.SubmitAssessment); err != nil {
+				b.Fatal(err)
+			}
+			record := func(ctx context.Context, tx *sqlx.Tx, d *triage.Decision) error {
+				return audit.AppendTx(ctx, tx, log.DB.Dialect, audit.Access{Subject: p.Subject, Roles: []string{"clinician"}, Team: p.Team(),
+					At: testNow(), Action: audit.ActionDecisionCreate, Records: []string{d.ID}, Outcome: audit.Allowed, Client: "127.0.0.1"})
+			}
+			if _, _, err := e.api.Engine.Submit(identity.WithPrincipal(ctx, p), body, triage.Options{Team: p.Team(), SubmittedBy: p.Subject, InTx: record}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("http", func(b *testing.B) {
+		b.ReportAllocs()
+		h := e.api.Handler()
+		for b.Loop() {
+			req := httptest.NewRequest("POST", "/v1/assessments", strings.NewReader(assessment))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusCreated {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkCredentialCheck measures the cached token and session checks on the hot path: no
+// database round trip once the first check has read the store.
+func BenchmarkCredentialCheck(b *testing.B) {
+	e := startEnv(b, databasetest.Open(b, database.SQLite))
+	tok := e.user(b, "carol", "central", "", identity.Clinician)
+	ctx := context.Background()
+	b.Run("token", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.api.Auth.Bearer(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("session", func(b *testing.B) {
+		id, _, err := e.api.Auth.SignIn(ctx, "carol", "correct horse battery")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := e.api.Auth.Session(ctx, id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("authorize", func(b *testing.B) {
+		p, _ := e.api.Auth.Bearer(ctx, tok)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := identity.Authorize(p, identity.SubmitAssessment); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
