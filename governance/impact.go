@@ -12,7 +12,7 @@ import (
 )
 
 // Impact is what a candidate version would change: stored decisions re-evaluated under it, and
-// its own tests.
+// its own tests. Its example cases are pseudonyms (privacy.Pseudonymiser.Case), never decision ids.
 type Impact struct {
 	RuleSet   string    `json:"ruleset"`
 	Candidate int       `json:"candidate"`
@@ -34,6 +34,9 @@ type Impact struct {
 // preview and a replay of the same candidate agree case for case.
 func (s *Service) PreviewImpact(ctx context.Context, candidate *rules.Program, model FormModel, since time.Time, limit int) (*Impact, error) {
 	rs := candidate.RuleSet
+	if s.Pseudonymiser == nil {
+		return nil, errNoPseudonymiser
+	}
 	imp := &Impact{RuleSet: rs.ID, Candidate: rs.Version, Since: since.UTC(), Flows: []Flow{}}
 	tests := rules.RunTests(candidate, model)
 	imp.Tests.Total, imp.Tests.Failed = len(tests.Results), tests.Failed()
@@ -57,6 +60,8 @@ func (s *Service) PreviewImpact(ctx context.Context, candidate *rules.Program, m
 		Source:    source,
 		Forms:     forms,
 		Candidate: &compiledCandidate{program: candidate, older: replay.Draft{RuleSet: rs}},
+
+		Pseudonymiser: s.Pseudonymiser,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("governance: unable to preview the impact of %s v%d: %w", rs.ID, rs.Version, err)
@@ -67,12 +72,15 @@ func (s *Service) PreviewImpact(ctx context.Context, candidate *rules.Program, m
 	for _, c := range rep.ChangedCases {
 		if c.From != c.To {
 			imp.Changed++
-			flows.add(c.From, c.To, c.ID)
+			flows.add(c.From, c.To, c.Case)
 		}
 	}
 	imp.Flows = flows.list()
 	return imp, nil
 }
+
+// errNoPseudonymiser refuses to name cases without pseudonyms: a wiring fault, not the caller's.
+var errNoPseudonymiser = errors.New("governance: unable to name cases: no pseudonym key is configured, and impact previews and shadow reports carry pseudonyms only")
 
 // compiledCandidate is a replay.Resolver for a program already compiled against the latest form
 // version; decisions made on older versions of the form get the rule set compiled for theirs.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -21,6 +22,9 @@ type Service struct {
 	Lifecycle *rules.Lifecycle
 	Now       func() time.Time
 	Lint      rules.LintOptions
+	// Pseudonymiser names the cases of impact previews and shadow reports, which analysts read:
+	// they carry pseudonyms, never decision ids. Previews and reports fail without it.
+	Pseudonymiser *privacy.Pseudonymiser
 }
 
 // NewService wires a Service over one database; now is its only clock.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -31,7 +32,8 @@ type ShadowRun struct {
 	Failed    int        `json:"failed" db:"failed"`
 }
 
-// Flow counts decisions that move from one pathway to another, with example decision ids.
+// Flow counts decisions that move from one pathway to another, with example cases named by
+// pseudonym (privacy.Pseudonymiser.Case), so a report can be shared with analysts.
 type Flow struct {
 	From     string   `json:"from"`
 	To       string   `json:"to"`
@@ -47,7 +49,7 @@ type ShadowReport struct {
 	Flows         []Flow    `json:"flows"`
 }
 
-// maxExamples is how many example case ids a flow keeps.
+// maxExamples is how many example cases a flow keeps.
 const maxExamples = 5
 
 // Shadow is a triage.Observer that evaluates each new decision under the versions in shadow for its
@@ -242,8 +244,12 @@ func ShadowRuns(ctx context.Context, db *database.DB, id string) ([]ShadowRun, e
 	return selectRuns(ctx, db, `WHERE ruleset_id = ?`, id)
 }
 
-// ShadowReportOf reports a shadow run's agreement rate and its disagreements by from -> to.
-func ShadowReportOf(ctx context.Context, db *database.DB, runID int64) (*ShadowReport, error) {
+// ShadowReportOf reports a shadow run's agreement rate and its disagreements by from -> to, with
+// example cases named by p.
+func ShadowReportOf(ctx context.Context, db *database.DB, p *privacy.Pseudonymiser, runID int64) (*ShadowReport, error) {
+	if p == nil {
+		return nil, errNoPseudonymiser
+	}
 	runs, err := selectRuns(ctx, db, `WHERE id = ?`, runID)
 	if err != nil {
 		return nil, err
@@ -263,7 +269,7 @@ func ShadowReportOf(ctx context.Context, db *database.DB, runID int64) (*ShadowR
 	rep := &ShadowReport{Run: runs[0], Disagreements: len(diffs), AgreementRate: 1}
 	flows := newFlows()
 	for _, d := range diffs {
-		flows.add(d.From, d.To, d.Decision)
+		flows.add(d.From, d.To, p.Case(d.Decision))
 	}
 	rep.Flows = flows.list()
 	if n := rep.Run.Evaluated - rep.Run.Failed; n > 0 {

@@ -111,7 +111,7 @@ func BenchmarkReplayInProcess(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				rep, err := replay.Run(context.Background(), replay.Config{RuleSet: "mh-triage", Source: cycling{pool, n},
-					Forms: []*triage.Form{form}, Candidate: draft, Workers: workers})
+					Forms: []*triage.Form{form}, Candidate: draft, Workers: workers, Pseudonymiser: pseudonyms})
 				if err != nil || rep.Replayed != int64(n) {
 					b.Fatalf("%v %+v", err, rep)
 				}

@@ -16,7 +16,13 @@
 //		Candidate: &replay.Version{Registry: registry, ID: "mh-triage", Version: 2},
 //		Where:     `scores.phq9_total >= 5`,
 //		GroupBy:   `subject.district`,
+//		Pseudonymiser: pseudonymiser, // cases and subjects appear in the report only as keyed pseudonyms
 //	})
+//
+// A report is for analysts, so it names no one: case lists carry the keyed pseudonyms of the
+// decision id and the subject reference (see package privacy), expressions see the subject only as
+// a pseudonym, an age and age band and a postcode district, never free-text or date answers, and
+// reasons never quote the stored input's values.
 //
 // A stored case that cannot be replayed (its input no longer matches its hash, does not parse or
 // validate, its form version is not accepted, or a rule fails to evaluate) is never defaulted: it

@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -23,13 +24,14 @@ type Side struct {
 	Rule          string   `expr:"rule" json:"rule"`
 }
 
-// Subject is the person assessed, as --where and --group-by see it.
+// Subject is the person assessed, as --where and --group-by see it: pseudonymised, because what
+// an expression can read it can also print as a group name. There is no reference, birth date,
+// postcode or location to read.
 type Subject struct {
-	Ref      string `expr:"ref"`
-	Age      int    `expr:"age"`      // whole years at the authored time; -1 when unknown
-	AgeBand  string `expr:"age_band"` // "0-17", "18-24", "25-34", ... "85+", or "unknown"
-	Postcode string `expr:"postcode"`
-	District string `expr:"district"` // the postcode's outward code, such as "NG7"
+	Pseudonym string `expr:"pseudonym"` // the keyed pseudonym of the subject reference, such as "psn_3f9c…"
+	Age       int    `expr:"age"`       // whole years at the authored time; -1 when unknown
+	AgeBand   string `expr:"age_band"`  // "0-17", "18-24", "25-34", ... "85+", or "unknown"
+	District  string `expr:"district"`  // the postcode's outward code, such as "NG7"; "" when none
 }
 
 // envShape is the expression environment for one form version: a struct type built from the form's
@@ -42,6 +44,7 @@ type envShape struct {
 	answerField  []int // field index of each item in answers; -1 when the item has no field
 	scoreField   []int
 	where, group *vm.Program
+	pseudonym    bool // whether an expression may read subject.pseudonym, which costs an HMAC per case
 	fAnswers     int
 	fScores      int
 	fSubject     int
@@ -81,22 +84,35 @@ func kindType(k rules.Kind) reflect.Type {
 	}
 }
 
-func fieldsOf(fields []rules.Field) (reflect.Type, []int) {
-	sf := make([]reflect.StructField, len(fields))
+// fieldsOf builds a struct type with a field for each kept field; idx[i] is field i's position in
+// it, or -1 when keep leaves it out.
+func fieldsOf(fields []rules.Field, keep func(i int) bool) (reflect.Type, []int) {
+	sf := make([]reflect.StructField, 0, len(fields))
 	idx := make([]int, len(fields))
 	for i, f := range fields {
-		sf[i] = reflect.StructField{Name: "F" + strconv.Itoa(i), Type: kindType(f.Kind), Tag: reflect.StructTag(`expr:"` + f.Name + `"`)}
-		idx[i] = i
+		idx[i] = -1
+		if keep != nil && !keep(i) {
+			continue
+		}
+		idx[i] = len(sf)
+		sf = append(sf, reflect.StructField{Name: "F" + strconv.Itoa(i), Type: kindType(f.Kind), Tag: reflect.StructTag(`expr:"` + f.Name + `"`)})
 	}
 	return reflect.StructOf(sf), idx
+}
+
+// analystItem reports whether an item's answer may be read by --where and --group-by: free text
+// may name or describe a person, and a date answer may be a birth date, so neither is; coded,
+// numeric and yes/no answers are.
+func analystItem(it *triage.Item) bool {
+	return it.Type != triage.TypeString && it.Type != triage.TypeDate
 }
 
 // newEnvShape compiles where and groupBy against a form version's case shape.
 func newEnvShape(f *triage.Form, where, groupBy string) (*envShape, error) {
 	schema := f.Schema()
 	sh := &envShape{}
-	sh.answers, sh.answerField = fieldsOf(schema.Answers)
-	sh.scores, sh.scoreField = fieldsOf(schema.Scores)
+	sh.answers, sh.answerField = fieldsOf(schema.Answers, func(i int) bool { return analystItem(&f.Items[i]) })
+	sh.scores, sh.scoreField = fieldsOf(schema.Scores, nil)
 	top := []reflect.StructField{
 		{Name: "Answers", Type: sh.answers, Tag: `expr:"answers"`},
 		{Name: "Scores", Type: sh.scores, Tag: `expr:"scores"`},
@@ -121,23 +137,72 @@ func newEnvShape(f *triage.Form, where, groupBy string) (*envShape, error) {
 			return nil, &ExpressionError{Flag: "group-by", Expr: groupBy, Form: fmt.Sprintf("%s v%d", f.ID, f.Version), Err: err}
 		}
 	}
+	sh.pseudonym = readsPseudonym(sh.where) || readsPseudonym(sh.group)
 	return sh, nil
 }
 
+// readsPseudonym reports whether a program may read subject.pseudonym: it does unless every use
+// of subject is a member access by a constant name other than pseudonym and $env is not used.
+func readsPseudonym(p *vm.Program) bool {
+	if p == nil {
+		return false
+	}
+	var v pseudonymUses
+	node := p.Node()
+	ast.Walk(&node, &v)
+	for _, id := range v.idents {
+		if !v.safe[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// pseudonymUses collects the uses of subject and $env in an expression, and which of them are
+// member accesses that cannot reach the pseudonym.
+type pseudonymUses struct {
+	idents []*ast.IdentifierNode // every subject and $env
+	safe   map[*ast.IdentifierNode]bool
+}
+
+// Visit implements ast.Visitor.
+func (v *pseudonymUses) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if x.Value == "subject" || x.Value == "$env" {
+			v.idents = append(v.idents, x)
+		}
+	case *ast.MemberNode:
+		id, ok := x.Node.(*ast.IdentifierNode)
+		prop, constant := x.Property.(*ast.StringNode)
+		if ok && id.Value == "subject" && constant && prop.Value != "pseudonym" {
+			if v.safe == nil {
+				v.safe = map[*ast.IdentifierNode]bool{}
+			}
+			v.safe[id] = true
+		}
+	}
+}
+
 // fill writes one case into env, a value of sh.typ, reusing it from case to case.
-func (sh *envShape) fill(env reflect.Value, in *caseInput, outcome, baseline, candidate *Side, changed bool) {
+func (sh *envShape) fill(env reflect.Value, in *caseInput, p *privacy.Pseudonymiser, outcome, baseline, candidate *Side, changed bool) {
 	a := env.Field(sh.fAnswers)
 	for i, v := range in.values {
-		setValue(a.Field(sh.answerField[i]), v)
+		if k := sh.answerField[i]; k >= 0 {
+			setValue(a.Field(k), v)
+		}
 	}
 	s := env.Field(sh.fScores)
 	for i, v := range in.scores {
 		setValue(s.Field(sh.scoreField[i]), v)
 	}
-	sub := Subject{Ref: in.subject.Ref, Age: -1, AgeBand: "unknown", Postcode: in.subject.Postcode, District: district(in.subject.Postcode)}
+	sub := Subject{Age: -1, AgeBand: privacy.UnknownAgeBand, District: privacy.PostcodeDistrict(in.subject.Postcode)}
+	if sh.pseudonym {
+		sub.Pseudonym = p.Subject(in.subject.Ref)
+	}
 	if in.age.Kind == rules.KindInt {
 		sub.Age = int(in.age.I)
-		sub.AgeBand = ageBand(sub.Age)
+		sub.AgeBand = privacy.BandOfAge(sub.Age)
 	}
 	env.Field(sh.fSubject).Set(reflect.ValueOf(sub))
 	env.Field(sh.fOutcome).Set(reflect.ValueOf(*outcome))
@@ -159,25 +224,4 @@ func setValue(f reflect.Value, v rules.Value) {
 	case reflect.String:
 		f.SetString(v.S)
 	}
-}
-
-func ageBand(age int) string {
-	switch {
-	case age < 18:
-		return "0-17"
-	case age < 25:
-		return "18-24"
-	case age >= 85:
-		return "85+"
-	}
-	lo := (age-25)/10*10 + 25
-	return strconv.Itoa(lo) + "-" + strconv.Itoa(lo+9)
-}
-
-// district is a UK postcode's outward code ("NG7 2RD" → "NG7"), or "" when there is none.
-func district(postcode string) string {
-	if i := strings.IndexByte(postcode, ' '); i > 0 {
-		return postcode[:i]
-	}
-	return postcode
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	GroupBy   string         // expr-lang expression whose value names each case's group; empty for none
 	Workers   int            // evaluating goroutines; GOMAXPROCS when zero
 	Progress  func(cases int64)
+	// Pseudonymiser names cases and subjects in the report and in expressions (required): a
+	// report is for analysts, who see pseudonyms, never decision ids or subject references.
+	Pseudonymiser *privacy.Pseudonymiser
 }
 
 // Run replays every case of the source and returns the report. Expressions are compiled against
@@ -41,6 +45,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Source == nil {
 		return nil, errors.New("replay: unable to run: no source")
+	}
+	if cfg.Pseudonymiser == nil {
+		return nil, errors.New("replay: unable to run: no pseudonymiser for the report's case lists")
 	}
 	forms := map[formKey]*formIndex{}
 	for _, f := range cfg.Forms {
@@ -233,7 +240,8 @@ func (w *worker) resolve(ctx context.Context, cache *map[programKey]programOrRea
 func (w *worker) notReplayable(res *chunkResult, c *triage.StoredCase, reason string) {
 	w.tally.read++
 	w.tally.notReplayable++
-	res.unreplayable = append(res.unreplayable, NotReplayableCase{ID: c.ID, Reason: reason})
+	p := w.cfg.Pseudonymiser
+	res.unreplayable = append(res.unreplayable, NotReplayableCase{Case: p.Case(c.ID), Subject: p.Subject(c.SubjectRef), Reason: reason})
 }
 
 func (w *worker) replay(ctx context.Context, c *triage.StoredCase, res *chunkResult) error {
@@ -290,7 +298,7 @@ func (w *worker) replay(ctx context.Context, c *triage.StoredCase, res *chunkRes
 		if w.envType != sh.typ {
 			w.env, w.envType = reflect.New(sh.typ).Elem(), sh.typ
 		}
-		sh.fill(w.env, &w.in, &recorded, &baseline, &candidate, changed)
+		sh.fill(w.env, &w.in, w.cfg.Pseudonymiser, &recorded, &baseline, &candidate, changed)
 		env := w.env.Interface()
 		if sh.where != nil {
 			out, err := w.vm.Run(sh.where, env)
@@ -316,7 +324,9 @@ func (w *worker) replay(ctx context.Context, c *triage.StoredCase, res *chunkRes
 	w.tally.read++
 	w.tally.add(group, &baseline, &candidate, changed)
 	if changed {
-		res.changed = append(res.changed, ChangedCase{ID: c.ID, Group: group, From: baseline.Pathway, To: candidate.Pathway, BaselineRule: baseline.Rule, CandidateRule: candidate.Rule})
+		p := w.cfg.Pseudonymiser
+		res.changed = append(res.changed, ChangedCase{Case: p.Case(c.ID), Subject: p.Subject(c.SubjectRef), Group: group,
+			From: baseline.Pathway, To: candidate.Pathway, BaselineRule: baseline.Rule, CandidateRule: candidate.Rule})
 	}
 	return nil
 }
@@ -343,7 +353,7 @@ func (w *worker) decodeFull(x *formIndex, c *triage.StoredCase) string {
 func (w *worker) evaluate(res *chunkResult, c *triage.StoredCase, p *rules.Program, in rules.Input, side string) (Side, bool) {
 	r, err := p.Evaluate(in)
 	if err != nil {
-		w.notReplayable(res, c, side+": evaluation error: "+err.Error())
+		w.notReplayable(res, c, side+": evaluation error: "+withoutValues(oneLine(err)))
 		return Side{}, false
 	}
 	o := r.Outcome()
@@ -367,15 +377,36 @@ func groupName(v any) string {
 	return fmt.Sprint(v)
 }
 
-// oneLine renders a (possibly multi-line) validation error on one line for reports.
+// oneLine renders a (possibly multi-line) validation error on one line for reports, without the
+// values it quotes: a reason such as `must be a date as YYYY-MM-DD, got "03/02/1980"` would put
+// a birth date or free text in front of an analyst.
 func oneLine(err error) string {
 	var ve *triage.ValidationError
 	if errors.As(err, &ve) {
 		parts := make([]string, len(ve.Problems))
 		for i, p := range ve.Problems {
-			parts[i] = p.Field + ": " + p.Reason
+			parts[i] = p.Field + ": " + withoutValues(p.Reason)
 		}
 		return strings.Join(parts, "; ")
 	}
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	return withoutValues(strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+// withoutValues cuts a message at the first value it quotes or reports (a quote mark or ", got"),
+// which is where the messages of validation and evaluation put what they were given.
+func withoutValues(msg string) string {
+	cut := len(msg)
+	if i := strings.IndexAny(msg, "\"'`"); i >= 0 {
+		cut = i
+	}
+	if i := strings.Index(msg, ", got"); i >= 0 && i < cut {
+		cut = i
+	}
+	if cut == len(msg) {
+		return msg
+	}
+	if out := strings.TrimRight(msg[:cut], " :,;("); out != "" {
+		return out + " (value withheld)"
+	}
+	return "value withheld"
 }

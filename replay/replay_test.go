@@ -16,6 +16,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/replay"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
@@ -24,6 +25,15 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden reports in testdata/")
 
 var now = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// pseudonyms is the replay tests' pseudonymiser, under a fixed key so golden reports are stable.
+var pseudonyms = func() *privacy.Pseudonymiser {
+	p, err := privacy.New([]byte("replay tests: a fixed 32-byte key for golden reports"))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
 
 // world is a database with the demo data and imported synthetic cases.
 type world struct {
@@ -64,6 +74,8 @@ func (w *world) config(candidate int) replay.Config {
 		Source:    &replay.SQLSource{Store: w.store, Filter: triage.DecisionFilter{RuleSet: "mh-triage"}, PageSize: 300},
 		Forms:     w.forms,
 		Candidate: &replay.Version{Registry: w.registry, ID: "mh-triage", Version: candidate},
+
+		Pseudonymiser: pseudonyms,
 	}
 }
 
@@ -99,7 +111,7 @@ func TestReplayCandidateAgainstRecorded(t *testing.T) {
 		err := w.store.StreamDecisions(ctx, triage.DecisionFilter{}, 1000, func(page []triage.StoredCase) error {
 			for _, c := range page {
 				if totals[c.SubjectRef] == 9 && c.Outcome.Pathway == "watchful-waiting" {
-					want = append(want, c.ID)
+					want = append(want, pseudonyms.Case(c.ID)+" "+pseudonyms.Subject(c.SubjectRef))
 				}
 			}
 			return nil
@@ -121,7 +133,7 @@ func TestReplayCandidateAgainstRecorded(t *testing.T) {
 			}
 			var got []string
 			for _, c := range rep.ChangedCases {
-				got = append(got, c.ID)
+				got = append(got, c.Case+" "+c.Subject)
 				if c.From != "watchful-waiting" || c.To != "talking-therapies-step2" || c.BaselineRule != "otherwise" || c.CandidateRule != "caseness" {
 					t.Errorf("changed case %+v", c)
 				}
@@ -194,7 +206,7 @@ func TestReplayWhereAndGroupBy(t *testing.T) {
 		}
 		for _, c := range rep.ChangedCases {
 			if c.Group != "mild" {
-				t.Errorf("changed case %s in group %q", c.ID, c.Group)
+				t.Errorf("changed case %s in group %q", c.Case, c.Group)
 			}
 		}
 
@@ -253,8 +265,11 @@ func TestReplayReportsCorruptCasesAndVerifies(t *testing.T) {
 		if rep := verify(); rep.Changed != 0 || rep.NotReplayable != 0 || rep.Replayed != 200 {
 			t.Fatalf("verify of untouched decisions: %+v", rep)
 		}
-		var ids []string
+		var ids, refs []string
 		if err := db.Select(&ids, `SELECT id FROM decisions ORDER BY seq LIMIT 3`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Select(&refs, `SELECT subject_ref FROM decisions ORDER BY seq LIMIT 3`); err != nil {
 			t.Fatal(err)
 		}
 		// Tamper: an outcome, an input (its hash no longer matches), and an input rewritten with its hash.
@@ -263,12 +278,12 @@ func TestReplayReportsCorruptCasesAndVerifies(t *testing.T) {
 		mustExec(t, db, `UPDATE decisions SET input = ?, input_sha256 = ? WHERE id = ?`, `{}`, "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", ids[2])
 
 		rep := verify()
-		if rep.Changed != 1 || rep.ChangedCases[0].ID != ids[0] || rep.ChangedCases[0].From != "crisis-home-treatment" {
+		if rep.Changed != 1 || rep.ChangedCases[0].Case != pseudonyms.Case(ids[0]) || rep.ChangedCases[0].From != "crisis-home-treatment" {
 			t.Errorf("tampered outcome: changed %+v", rep.ChangedCases)
 		}
 		want := []replay.NotReplayableCase{
-			{ID: ids[1], Reason: "stored input does not match its recorded SHA-256: it changed after the decision"},
-			{ID: ids[2], Reason: `stored input is for form "", recorded "mental-health"`},
+			{Case: pseudonyms.Case(ids[1]), Subject: pseudonyms.Subject(refs[1]), Reason: "stored input does not match its recorded SHA-256: it changed after the decision"},
+			{Case: pseudonyms.Case(ids[2]), Subject: pseudonyms.Subject(refs[2]), Reason: `stored input is for form "", recorded "mental-health"`},
 		}
 		if !slices.Equal(rep.NotReplayableCases, want) || rep.NotReplayable != 2 || rep.Read != 200 {
 			t.Errorf("not replayable: %+v (%d), want %+v", rep.NotReplayableCases, rep.NotReplayable, want)

@@ -56,9 +56,11 @@ type Group struct {
 	Rules       []RuleCount  `json:"rules"`
 }
 
-// ChangedCase is one case whose outcome or matching rule differs between the sides.
+// ChangedCase is one case whose outcome or matching rule differs between the sides, named by
+// pseudonyms: reports are for analysts, who never see a decision id or a subject reference.
 type ChangedCase struct {
-	ID            string `json:"id"`
+	Case          string `json:"case"`    // the keyed pseudonym of the decision id, such as "case_81d2…"
+	Subject       string `json:"subject"` // the keyed pseudonym of the subject reference, such as "psn_3f9c…"
 	Group         string `json:"group,omitempty"`
 	From          string `json:"from"`
 	To            string `json:"to"`
@@ -66,10 +68,12 @@ type ChangedCase struct {
 	CandidateRule string `json:"candidate_rule"`
 }
 
-// NotReplayableCase is one case that could not be replayed, with why.
+// NotReplayableCase is one case that could not be replayed, with why (the reason never quotes the
+// stored input's values).
 type NotReplayableCase struct {
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
+	Case    string `json:"case"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
 }
 
 // tally counts one worker's cases; tallies add up, so merging them in any order gives one result.
@@ -190,7 +194,7 @@ const (
 	FormatCSV  = "csv"
 )
 
-// TextCaseLimit is how many changed and not-replayable case ids the text format lists.
+// TextCaseLimit is how many changed and not-replayable cases the text format lists.
 const TextCaseLimit = 20
 
 // Write renders the report in a format: text (aligned tables for a person), json or csv.
@@ -243,7 +247,7 @@ func (r *Report) writeText(out io.Writer) error {
 		fmt.Fprintln(out, "):")
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, c := range r.ChangedCases[:min(len(r.ChangedCases), TextCaseLimit)] {
-			fmt.Fprintf(tw, "  %s\t%s -> %s\t(%s -> %s)\n", c.ID, c.From, c.To, c.BaselineRule, c.CandidateRule)
+			fmt.Fprintf(tw, "  %s\t%s\t%s -> %s\t(%s -> %s)\n", c.Case, c.Subject, c.From, c.To, c.BaselineRule, c.CandidateRule)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -256,7 +260,7 @@ func (r *Report) writeText(out io.Writer) error {
 		}
 		fmt.Fprintln(out, "):")
 		for _, c := range r.NotReplayableCases[:min(len(r.NotReplayableCases), TextCaseLimit)] {
-			fmt.Fprintf(out, "  %s: %s\n", c.ID, c.Reason)
+			fmt.Fprintf(out, "  %s %s: %s\n", c.Case, c.Subject, c.Reason)
 		}
 	}
 	return nil
@@ -287,11 +291,12 @@ func writeTables(out io.Writer, indent string, ts []Transition, rs []RuleCount) 
 //	summary         group, key=read|filtered_out|replayed|changed|unchanged|not_replayable, count (groups: the last three)
 //	transition      group, baseline=from pathway, candidate=to pathway, count
 //	rule            group, key=rule id, baseline=matches, candidate=matches
-//	changed         group, key=case id, baseline=from pathway, candidate=to pathway, reason="baseline rule -> candidate rule"
-//	not_replayable  key=case id, reason
+//	changed         group, key=case pseudonym, baseline=from pathway, candidate=to pathway, reason="baseline rule -> candidate rule", subject
+//	not_replayable  key=case pseudonym, reason, subject
 //
-// group is empty for the whole replay and names the group otherwise.
-var CSVHeader = []string{"record", "group", "key", "baseline", "candidate", "count", "reason"}
+// group is empty for the whole replay and names the group otherwise; subject is the subject's
+// pseudonym, on case rows only.
+var CSVHeader = []string{"record", "group", "key", "baseline", "candidate", "count", "reason", "subject"}
 
 func (r *Report) writeCSV(out io.Writer) error {
 	w := csv.NewWriter(out)
@@ -301,14 +306,14 @@ func (r *Report) writeCSV(out io.Writer) error {
 		k string
 		v int64
 	}{{"read", r.Read}, {"filtered_out", r.Filtered}, {"replayed", r.Replayed}, {"changed", r.Changed}, {"unchanged", r.Unchanged}, {"not_replayable", r.NotReplayable}} {
-		rows = append(rows, []string{"summary", "", s.k, "", "", n(s.v), ""})
+		rows = append(rows, []string{"summary", "", s.k, "", "", n(s.v), "", ""})
 	}
 	tables := func(group string, ts []Transition, rs []RuleCount) {
 		for _, t := range ts {
-			rows = append(rows, []string{"transition", group, "", t.From, t.To, n(t.Cases), ""})
+			rows = append(rows, []string{"transition", group, "", t.From, t.To, n(t.Cases), "", ""})
 		}
 		for _, x := range rs {
-			rows = append(rows, []string{"rule", group, x.Rule, n(x.Baseline), n(x.Candidate), "", ""})
+			rows = append(rows, []string{"rule", group, x.Rule, n(x.Baseline), n(x.Candidate), "", "", ""})
 		}
 	}
 	tables("", r.Transitions, r.Rules)
@@ -317,7 +322,7 @@ func (r *Report) writeCSV(out io.Writer) error {
 			k string
 			v int64
 		}{{"replayed", g.Replayed}, {"changed", g.Changed}, {"unchanged", g.Unchanged}} {
-			rows = append(rows, []string{"summary", g.Key, s.k, "", "", n(s.v), ""})
+			rows = append(rows, []string{"summary", g.Key, s.k, "", "", n(s.v), "", ""})
 		}
 		tables(g.Key, g.Transitions, g.Rules)
 	}
@@ -325,12 +330,12 @@ func (r *Report) writeCSV(out io.Writer) error {
 		return err
 	}
 	for _, c := range r.ChangedCases {
-		if err := w.Write([]string{"changed", c.Group, c.ID, c.From, c.To, "", c.BaselineRule + " -> " + c.CandidateRule}); err != nil {
+		if err := w.Write([]string{"changed", c.Group, c.Case, c.From, c.To, "", c.BaselineRule + " -> " + c.CandidateRule, c.Subject}); err != nil {
 			return err
 		}
 	}
 	for _, c := range r.NotReplayableCases {
-		if err := w.Write([]string{"not_replayable", "", c.ID, "", "", "", c.Reason}); err != nil {
+		if err := w.Write([]string{"not_replayable", "", c.Case, "", "", "", c.Reason, c.Subject}); err != nil {
 			return err
 		}
 	}
