@@ -70,6 +70,10 @@ func (c *commands) auditSearch(ctx *cli.Context) error {
 	} else if err != nil {
 		return err
 	}
+	// Searching the audit is itself an access to who looked at whom: it is recorded too.
+	if err := c.recordAccess(ctx, s, audit.ActionAuditSearch, []string{"audit:" + f.Subject + ":" + f.Record}, ""); err != nil {
+		return err
+	}
 	if format == "json" {
 		return c.printJSON(found)
 	}

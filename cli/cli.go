@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/governance"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
@@ -22,8 +23,9 @@ import (
 
 // Exit codes, so scripts can tell bad input from a failure of ours.
 const (
-	ExitFailure = 1 // something went wrong that the input did not cause
-	ExitInvalid = 2 // the input was refused; nothing was stored
+	ExitFailure   = 1 // something went wrong that the input did not cause
+	ExitInvalid   = 2 // the input was refused; nothing was stored
+	ExitForbidden = 4 // not allowed: not signed in, or the acting identity lacks the permission
 )
 
 // DefaultDB is the embedded database used when neither --db nor CAREPATH_DB says otherwise.
@@ -34,6 +36,9 @@ type IO struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// LocalAccount is the operating-system account running the command; commands that open the
+	// database directly act as local:LocalAccount ("unknown" when empty).
+	LocalAccount string
 }
 
 // New returns the carepath application; now is the only clock the commands read.
@@ -48,6 +53,7 @@ func New(stdio IO, now func() time.Time) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "db", Value: DefaultDB, EnvVars: []string{"CAREPATH_DB"},
 				Usage: "database: sqlite:PATH or a postgres:// URL"},
+			configFlag(),
 		},
 		ExitErrHandler: func(ctx *cli.Context, err error) {
 			if err == nil {
@@ -75,6 +81,11 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.gazetteerCommand(),
 			c.practitionersCommand(),
 			c.routingCommand(),
+			c.configCommand(),
+			c.auditCommand(),
+			c.usersCommand(),
+			c.teamsCommand(),
+			c.tokensCommand(),
 		},
 	}
 }
@@ -90,6 +101,10 @@ func Run(app *cli.App, args []string) int {
 		return coder.ExitCode()
 	}
 	fmt.Fprintln(app.ErrWriter, "carepath:", err)
+	switch failure.CodeOf(err) {
+	case failure.Forbidden, failure.Unauthenticated:
+		return ExitForbidden
+	}
 	return ExitFailure
 }
 
@@ -118,10 +133,18 @@ func (s *services) close() error {
 
 // open connects to the database; migrate applies migrations, otherwise the schema must be current.
 func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
-	db, err := database.Open(ctx.Context, ctx.String("db"))
+	if err := c.authorize(ctx); err != nil {
+		return nil, err
+	}
+	cfg, err := c.config(ctx)
 	if err != nil {
 		return nil, err
 	}
+	db, err := database.Open(ctx.Context, cfg.Database.DSN.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	setPool(db, cfg.Database)
 	if migrate {
 		err = db.Migrate(ctx.Context)
 	} else {
@@ -148,7 +171,7 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 			Now:       c.now,
 			NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
 			Observers: []triage.Observer{shadow},
-			Placement: triage.NewPlacement(db, rs, os.Getenv("CAREPATH_TIMEZONE")),
+			Placement: triage.NewPlacement(db, rs, cfg.Timezone),
 		},
 		shadow: shadow,
 		stop:   stop,

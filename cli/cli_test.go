@@ -17,11 +17,18 @@ import (
 
 var fixedNow = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
 
-// run runs carepath in process and returns its exit code, stdout and stderr.
+// run runs carepath in process as the local account "tester" and returns its exit code, stdout
+// and stderr.
 func run(t testing.TB, stdin string, args ...string) (int, string, string) {
 	t.Helper()
+	return runAs(t, "tester", stdin, args...)
+}
+
+// runAs runs carepath in process as the operating-system account named account.
+func runAs(t testing.TB, account, stdin string, args ...string) (int, string, string) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	app := cli.New(cli.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut}, fixedNow)
+	app := cli.New(cli.IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, LocalAccount: account}, fixedNow)
 	code := cli.Run(app, append([]string{"carepath"}, args...))
 	return code, out.String(), errOut.String()
 }

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/server"
 	"github.com/carepath/carepath/triage"
 )
@@ -56,7 +56,12 @@ func (c *commands) fixturesCommand() *cli.Command {
 				}
 				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations, %d services, %d practitioners, %d postcodes\n",
 					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations, sum.Services, sum.Practitioners, sum.Postcodes)
-				return nil
+				accounts, err := fixtures.LoadDemoAccounts(ctx.Context, identity.NewSQLStore(s.db), c.now())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.io.Stdout, "loaded %d demo accounts\n", len(accounts))
+				return c.printDemoAccounts(ctx, s)
 			},
 		}},
 	}
@@ -70,6 +75,8 @@ func (c *commands) assessCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide without storing"},
 			&cli.BoolFlag{Name: "include-rejected", Usage: "also record every service that was not matched, and why"},
+			&cli.StringFlag{Name: "idempotency-key", Usage: "a retry with the same key returns the first decision instead of storing a second"},
+			serverFlag(),
 		},
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() != 1 {
@@ -79,12 +86,19 @@ func (c *commands) assessCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("carepath assess: %v", err), ExitInvalid)
 			}
+			if r, err := c.remote(ctx); r != nil || err != nil {
+				if err != nil {
+					return err
+				}
+				return c.assessRemote(ctx, r, body)
+			}
 			s, err := c.open(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run"), IncludeRejected: ctx.Bool("include-rejected")})
+			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run"), IncludeRejected: ctx.Bool("include-rejected"),
+				IdempotencyKey: ctx.String("idempotency-key"), SubmittedBy: c.principal().Subject, InTx: c.recordInTx(s, audit.ActionDecisionCreate)})
 			if triage.IsInvalid(err) {
 				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
 			} else if err != nil {
@@ -100,11 +114,18 @@ func (c *commands) serveCommand() *cli.Command {
 		Name:  "serve",
 		Usage: "run the HTTP API; migrates, and loads the demo data into an empty database",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address HOST:PORT"},
+			&cli.StringFlag{Name: "addr", Usage: "listen address HOST:PORT (default: server.addr, 127.0.0.1:8080)"},
+			&cli.StringFlag{Name: "tls-cert", Usage: "serve HTTPS with this PEM certificate chain (server.tls_cert)"},
+			&cli.StringFlag{Name: "tls-key", Usage: "the PEM private key for --tls-cert (server.tls_key)"},
+			&cli.BoolFlag{Name: "behind-proxy", Usage: "a TLS-terminating proxy sits in front: allow plain HTTP on a non-loopback address (server.behind_proxy)"},
 			&cli.BoolFlag{Name: "no-demo", Usage: "do not load the demo data into an empty database"},
 		},
 		Action: func(ctx *cli.Context) error {
-			log := c.logger()
+			cfg, err := c.serveConfig(ctx)
+			if err != nil {
+				return err
+			}
+			log := c.loggerAt(cfg.Log.SlogLevel())
 			s, err := c.open(ctx, true)
 			if err != nil {
 				return err
@@ -122,26 +143,36 @@ func (c *commands) serveCommand() *cli.Command {
 					}
 					log.Info("loaded demo data (illustrative, not clinical advice)", "forms", sum.Forms, "rulesets", sum.RuleSets,
 						"services", sum.Services, "practitioners", sum.Practitioners, "postcodes", sum.Postcodes)
+					if _, err := fixtures.LoadDemoAccounts(ctx.Context, identity.NewSQLStore(s.db), c.now()); err != nil {
+						return err
+					}
 				}
 			}
-			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext}
-			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			ln, err := net.Listen("tcp", ctx.String("addr"))
+			if err := c.printDemoAccounts(ctx, s); err != nil {
+				return err
+			}
+			pseudonyms, err := c.pseudonymiser(ctx)
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext, Privacy: pseudonyms,
+				Auth: identity.NewAuthenticator(identity.NewSQLStore(s.db), c.now), Audit: &audit.Log{DB: s.db}}
+			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			srv, ln, err := server.Listen(cfg.Server, api.Handler(), log)
+			if err != nil {
+				return err
+			}
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(ln) }()
-			log.Info("listening", "url", "http://"+ln.Addr().String(), "db", s.db.Dialect)
+			log.Info("listening", "url", server.URL(cfg.Server, ln), "db", s.db.Dialect)
 			select {
 			case err := <-done:
 				return err
 			case <-sigctx.Done():
 			}
 			log.Info("shutting down: finishing requests in flight")
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
 			defer cancel()
 			if err := srv.Shutdown(shutdownCtx); err != nil {
 				return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/replay"
 	"github.com/carepath/carepath/rules"
@@ -26,7 +27,7 @@ func (c *commands) replayCommand() *cli.Command {
 			&cli.StringFlag{Name: "baseline", Value: "recorded", Usage: "recorded (what was decided at the time) or a stored VERSION"},
 			&cli.StringFlag{Name: "since", Usage: "only cases authored at or after (RFC 3339 or YYYY-MM-DD)"},
 			&cli.StringFlag{Name: "until", Usage: "only cases authored before (RFC 3339 or YYYY-MM-DD)"},
-			&cli.StringFlag{Name: "where", Usage: "expr-lang condition over scores, answers, subject, outcome, baseline, candidate, authored, changed"},
+			&cli.StringFlag{Name: "where", Usage: "expr-lang condition over scores, answers, subject (pseudonym, age, age_band, district), outcome, baseline, candidate, authored, changed"},
 			&cli.StringFlag{Name: "group-by", Usage: "expr-lang expression whose value names each case's group"},
 			&cli.StringFlag{Name: "format", Value: replay.FormatText, Usage: "text, json or csv"},
 			&cli.StringFlag{Name: "out", Usage: "write the report to this file instead of standard output"},
@@ -104,10 +105,16 @@ func (c *commands) replay(ctx *cli.Context) error {
 		return &replay.Version{Registry: registry, ID: id, Version: n}, nil
 	}
 
+	pseudonyms, err := c.pseudonymiser(ctx)
+	if err != nil {
+		return err
+	}
 	cfg := replay.Config{
 		RuleSet: id,
 		Source:  &replay.SQLSource{Store: s.forms, Filter: triage.DecisionFilter{RuleSet: id, Since: since, Until: until}},
 		Forms:   forms, Where: ctx.String("where"), GroupBy: ctx.String("group-by"), Workers: ctx.Int("workers"),
+		// The report is for analysts: cases and subjects appear only as keyed pseudonyms.
+		Pseudonymiser: pseudonyms,
 	}
 	if verify {
 		cfg.Candidate = &replay.Recorded{Registry: registry}
@@ -144,6 +151,13 @@ func (c *commands) replay(ctx *cli.Context) error {
 	if errors.As(err, &ee) {
 		return refuse("%v", err)
 	} else if err != nil {
+		return err
+	}
+	action := audit.ActionReplayRun
+	if ctx.String("out") != "" || format != replay.FormatText {
+		action = audit.ActionExportRun
+	}
+	if err := c.recordAccess(ctx, s, action, []string{"ruleset:" + id}, "replay --candidate "+ctx.String("candidate")+" --format "+format); err != nil {
 		return err
 	}
 	var out io.Writer = c.io.Stdout

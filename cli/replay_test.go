@@ -79,7 +79,7 @@ func TestGenerateImportReplay(t *testing.T) {
 		// A draft file as candidate, filtered and grouped.
 		code, out, stderr = run(t, "", "--db", dsn, "replay", "--ruleset", "mh-triage", "--candidate", filepath.Join("..", "fixtures", "rulesets", "mh-triage.v2.yaml"),
 			"--baseline", "1", "--where", "scores.phq9_total == 9", "--group-by", "subject.district", "--format", "csv", "--since", "2025-01-01", "--until", "2026-01-01")
-		if code != 0 || !strings.HasPrefix(out, "record,group,key,baseline,candidate,count,reason\n") || !strings.Contains(out, "summary,NG1,replayed,") {
+		if code != 0 || !strings.HasPrefix(out, "record,group,key,baseline,candidate,count,reason,subject\n") || !strings.Contains(out, "summary,NG1,replayed,") {
 			t.Errorf("draft replay: %d %s %.400s", code, stderr, out)
 		}
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -69,9 +71,10 @@ func (fc *fileChecker) load(name string) (*rules.Program, governance.FormModel, 
 }
 
 func (c *commands) rulesCommand() *cli.Command {
-	// Not Required: a missing actor is refused by the lifecycle with exit code 2, as any refused input is.
-	actor := &cli.StringFlag{Name: "actor", EnvVars: []string{"CAREPATH_ACTOR"}, Usage: "the person acting, recorded in the audit trail (required)"}
+	// Changes are recorded as the operating-system account (local:NAME), or, with --server, as the
+	// owner of the API token; there is no flag naming who acts.
 	reason := &cli.StringFlag{Name: "reason", Usage: "why, recorded in the audit trail"}
+	server := serverFlag()
 	return &cli.Command{
 		Name:  "rules",
 		Usage: "rule governance: check, test, compare and move rule-set versions through review",
@@ -83,14 +86,19 @@ func (c *commands) rulesCommand() *cli.Command {
 					&cli.BoolFlag{Name: "v", Usage: "list passing tests and every coverage goal"},
 				}},
 			{Name: "diff", Usage: "what changed between two versions: files, or ID:VERSION of stored ones", ArgsUsage: "A B", Action: c.rulesDiff},
-			{Name: "draft", Usage: "store a file as a new draft (it takes the next version number)", ArgsUsage: "FILE", Flags: []cli.Flag{actor, reason}, Action: c.rulesDraft},
-			{Name: "submit", Usage: "send a draft to review: it must compile, pass every static check and its tests", ArgsUsage: "ID VERSION", Flags: []cli.Flag{actor, reason}, Action: c.rulesSubmit},
+			{Name: "draft", Usage: "store a file as a new draft (it takes the next version number)", ArgsUsage: "FILE", Flags: []cli.Flag{reason, server}, Action: c.rulesDraft},
+			{Name: "submit", Usage: "send a draft to review: it must compile, pass every static check and its tests", ArgsUsage: "ID VERSION", Flags: []cli.Flag{reason, server}, Action: c.rulesSubmit},
 			{Name: "approve", Usage: "approve a version in review (not its author)", ArgsUsage: "ID VERSION", Action: c.rulesApprove,
-				Flags: []cli.Flag{actor, &cli.StringFlag{Name: "comment", Usage: "why the version is approved (required)"}, &cli.IntFlag{Name: "impact-days", Value: 90, Usage: "impact preview over stored decisions of the last N days"}}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "comment", Usage: "why the version is approved (required)"}, &cli.IntFlag{Name: "impact-days", Value: 90, Usage: "impact preview over stored decisions of the last N days"}, server}},
+			{Name: "reject", Usage: "send a version in review back to draft, saying why", ArgsUsage: "ID VERSION", Flags: []cli.Flag{reason, server}, Action: c.rulesReject},
 			{Name: "activate", Usage: "activate an approved version from now or a later time (rollback: activate an older one)", ArgsUsage: "ID VERSION", Action: c.rulesActivate,
-				Flags: []cli.Flag{actor, reason, &cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "effective time, RFC 3339 (default now)"}}},
-			{Name: "retire", Usage: "retire an approved version that is not in force", ArgsUsage: "ID VERSION", Flags: []cli.Flag{actor, reason}, Action: c.rulesRetire},
-			{Name: "shadow", Usage: "start, stop or report shadow runs", ArgsUsage: "start ID VERSION | stop ID | report ID", Flags: []cli.Flag{&cli.StringFlag{Name: "actor", EnvVars: []string{"CAREPATH_ACTOR"}}}, Action: c.rulesShadow},
+				Flags: []cli.Flag{reason, &cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "effective time, RFC 3339 (default now)"}, server}},
+			{Name: "retire", Usage: "retire an approved version that is not in force", ArgsUsage: "ID VERSION", Flags: []cli.Flag{reason, server}, Action: c.rulesRetire},
+			{Name: "shadow", Usage: "start, stop or report shadow runs", Subcommands: []*cli.Command{
+				{Name: "start", Usage: "evaluate new decisions under an approved version too, recording disagreements", ArgsUsage: "ID VERSION", Action: c.rulesShadowStart},
+				{Name: "stop", Usage: "stop the rule set's shadow run, keeping its record", ArgsUsage: "ID", Action: c.rulesShadowStop},
+				{Name: "report", Usage: "agreement reports of the rule set's shadow runs (JSON)", ArgsUsage: "ID", Action: c.rulesShadowReport},
+			}},
 			{Name: "history", Usage: "the audit trail of a rule set", ArgsUsage: "ID", Action: c.rulesHistory},
 			{Name: "why-not", Usage: "why a stored decision did not reach a pathway", ArgsUsage: "DECISION PATHWAY", Action: c.rulesWhyNot},
 		},
@@ -220,6 +228,12 @@ func (c *commands) governed(ctx *cli.Context, fn func(g *governance.Service) err
 	return fn(governance.NewService(s.db, s.forms, s.engine.Rules, c.now))
 }
 
+// actor is who a lifecycle change made on the database directly is recorded as.
+func (c *commands) actor() rules.Actor {
+	p := c.principal()
+	return rules.Actor{Subject: p.Subject, Name: p.Name}
+}
+
 // idVersion reads the ID VERSION arguments.
 func idVersion(ctx *cli.Context, cmd string) (string, int, error) {
 	if ctx.NArg() != 2 {
@@ -240,8 +254,18 @@ func (c *commands) rulesDraft(ctx *cli.Context) error {
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("carepath rules draft: %v", err), ExitInvalid)
 	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		q := url.Values{}
+		if reason := ctx.String("reason"); reason != "" {
+			q.Set("reason", reason)
+		}
+		return r.call(ctx.Context, request{method: http.MethodPost, path: []string{"v1", "rulesets"}, query: q, contentType: "application/yaml", body: src})
+	}
 	return c.governed(ctx, func(g *governance.Service) error {
-		v, err := g.Lifecycle.CreateDraft(ctx.Context, ctx.String("actor"), src, ctx.String("reason"))
+		v, err := g.Lifecycle.CreateDraft(ctx.Context, c.actor(), src, ctx.String("reason"))
 		if err != nil {
 			return refused(err)
 		}
@@ -255,8 +279,14 @@ func (c *commands) rulesSubmit(ctx *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return r.ruleSetAction(ctx.Context, id, n, "submit", actionBody{Reason: ctx.String("reason")})
+	}
 	return c.governed(ctx, func(g *governance.Service) error {
-		gate, err := g.Lifecycle.Submit(ctx.Context, ctx.String("actor"), id, n, ctx.String("reason"))
+		gate, err := g.Lifecycle.Submit(ctx.Context, c.actor(), id, n, ctx.String("reason"))
 		if gate != nil {
 			_, _ = c.io.Stdout.Write(gate.Lint.Text())
 			_, _ = c.io.Stdout.Write(gate.Tests.Text(false))
@@ -274,10 +304,19 @@ func (c *commands) rulesApprove(ctx *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return r.ruleSetAction(ctx.Context, id, n, "approve", actionBody{Comment: ctx.String("comment"), ImpactDays: ctx.Int("impact-days")})
+	}
 	return c.governed(ctx, func(g *governance.Service) error {
 		p, m, err := g.StoredProgram(ctx.Context, id, n)
 		if err != nil {
 			return refused(err)
+		}
+		if g.Pseudonymiser, err = c.pseudonymiser(ctx); err != nil {
+			return err
 		}
 		imp, err := g.PreviewImpact(ctx.Context, p, m, c.now().AddDate(0, 0, -ctx.Int("impact-days")), 0)
 		if err != nil {
@@ -285,7 +324,7 @@ func (c *commands) rulesApprove(ctx *cli.Context) error {
 		}
 		_ = c.printJSON(imp)
 		raw, _ := jsonBytes(imp)
-		if err := g.Lifecycle.Approve(ctx.Context, ctx.String("actor"), id, n, ctx.String("comment"), raw); err != nil {
+		if err := g.Lifecycle.Approve(ctx.Context, c.actor(), id, n, ctx.String("comment"), raw); err != nil {
 			return refused(err)
 		}
 		fmt.Fprintf(c.io.Stdout, "%s v%d is approved\n", id, n)
@@ -302,8 +341,18 @@ func (c *commands) rulesActivate(ctx *cli.Context) error {
 	if t := ctx.Timestamp("at"); t != nil {
 		at = *t
 	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		body := actionBody{Reason: ctx.String("reason")}
+		if !at.IsZero() {
+			body.EffectiveFrom = &at
+		}
+		return r.ruleSetAction(ctx.Context, id, n, "activate", body)
+	}
 	return c.governed(ctx, func(g *governance.Service) error {
-		if err := g.Lifecycle.Activate(ctx.Context, ctx.String("actor"), id, n, at, ctx.String("reason")); err != nil {
+		if err := g.Lifecycle.Activate(ctx.Context, c.actor(), id, n, at, ctx.String("reason")); err != nil {
 			return refused(err)
 		}
 		if at.IsZero() {
@@ -319,8 +368,14 @@ func (c *commands) rulesRetire(ctx *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return r.ruleSetAction(ctx.Context, id, n, "retire", actionBody{Reason: ctx.String("reason")})
+	}
 	return c.governed(ctx, func(g *governance.Service) error {
-		if err := g.Lifecycle.Retire(ctx.Context, ctx.String("actor"), id, n, ctx.String("reason")); err != nil {
+		if err := g.Lifecycle.Retire(ctx.Context, c.actor(), id, n, ctx.String("reason")); err != nil {
 			return refused(err)
 		}
 		fmt.Fprintf(c.io.Stdout, "%s v%d is retired\n", id, n)
@@ -328,46 +383,75 @@ func (c *commands) rulesRetire(ctx *cli.Context) error {
 	})
 }
 
-func (c *commands) rulesShadow(ctx *cli.Context) error {
-	args := ctx.Args().Slice()
-	usage := cli.Exit("carepath rules shadow: give start ID VERSION, stop ID, or report ID", ExitInvalid)
-	if len(args) < 2 {
-		return usage
+func (c *commands) rulesReject(ctx *cli.Context) error {
+	id, n, err := idVersion(ctx, "reject")
+	if err != nil {
+		return err
+	}
+	if r, err := c.remote(ctx); r != nil || err != nil {
+		if err != nil {
+			return err
+		}
+		return r.ruleSetAction(ctx.Context, id, n, "reject", actionBody{Reason: ctx.String("reason")})
 	}
 	return c.governed(ctx, func(g *governance.Service) error {
-		switch {
-		case args[0] == "start" && len(args) == 3:
-			n, err := strconv.Atoi(args[2])
-			if err != nil {
-				return usage
-			}
-			run, err := governance.StartShadow(ctx.Context, g.DB, args[1], n, ctx.String("actor"), c.now())
-			if err != nil {
-				return refused(err)
-			}
-			return c.printJSON(run)
-		case args[0] == "stop" && len(args) == 2:
-			run, err := governance.StopShadow(ctx.Context, g.DB, args[1], ctx.String("actor"), c.now())
-			if err != nil {
-				return refused(err)
-			}
-			return c.printJSON(run)
-		case args[0] == "report" && len(args) == 2:
-			runs, err := governance.ShadowRuns(ctx.Context, g.DB, args[1])
+		if err := g.Lifecycle.Reject(ctx.Context, c.actor(), id, n, ctx.String("reason")); err != nil {
+			return refused(err)
+		}
+		fmt.Fprintf(c.io.Stdout, "%s v%d is back to draft\n", id, n)
+		return nil
+	})
+}
+
+func (c *commands) rulesShadowStart(ctx *cli.Context) error {
+	id, n, err := idVersion(ctx, "shadow start")
+	if err != nil {
+		return err
+	}
+	return c.governed(ctx, func(g *governance.Service) error {
+		run, err := governance.StartShadow(ctx.Context, g.DB, id, n, c.principal().Subject, c.now())
+		if err != nil {
+			return refused(err)
+		}
+		return c.printJSON(run)
+	})
+}
+
+func (c *commands) rulesShadowStop(ctx *cli.Context) error {
+	if ctx.NArg() != 1 {
+		return cli.Exit("carepath rules shadow stop: give one rule-set ID", ExitInvalid)
+	}
+	return c.governed(ctx, func(g *governance.Service) error {
+		run, err := governance.StopShadow(ctx.Context, g.DB, ctx.Args().First(), c.principal().Subject, c.now())
+		if err != nil {
+			return refused(err)
+		}
+		return c.printJSON(run)
+	})
+}
+
+func (c *commands) rulesShadowReport(ctx *cli.Context) error {
+	if ctx.NArg() != 1 {
+		return cli.Exit("carepath rules shadow report: give one rule-set ID", ExitInvalid)
+	}
+	return c.governed(ctx, func(g *governance.Service) error {
+		runs, err := governance.ShadowRuns(ctx.Context, g.DB, ctx.Args().First())
+		if err != nil {
+			return err
+		}
+		pseudonyms, err := c.pseudonymiser(ctx)
+		if err != nil {
+			return err
+		}
+		var reports []*governance.ShadowReport
+		for _, run := range runs {
+			rep, err := governance.ShadowReportOf(ctx.Context, g.DB, pseudonyms, run.ID)
 			if err != nil {
 				return err
 			}
-			var reports []*governance.ShadowReport
-			for _, run := range runs {
-				rep, err := governance.ShadowReportOf(ctx.Context, g.DB, run.ID)
-				if err != nil {
-					return err
-				}
-				reports = append(reports, rep)
-			}
-			return c.printJSON(map[string]any{"runs": reports})
+			reports = append(reports, rep)
 		}
-		return usage
+		return c.printJSON(map[string]any{"runs": reports})
 	})
 }
 
@@ -381,7 +465,12 @@ func (c *commands) rulesHistory(ctx *cli.Context) error {
 			return err
 		}
 		for _, e := range h {
-			fmt.Fprintf(c.io.Stdout, "%s  v%d  %-9s -> %-9s  %s  %s\n", e.At.UTC().Format(time.RFC3339), e.Version, orNone(e.From), e.To, e.Actor, e.Reason)
+			// The subject is what the two-person rule compares; the name, when recorded, is for people.
+			name := ""
+			if e.ActorName != "" && e.ActorName != e.Actor {
+				name = "  [" + e.ActorName + "]"
+			}
+			fmt.Fprintf(c.io.Stdout, "%s  v%d  %-9s -> %-9s  %s  %s%s\n", e.At.UTC().Format(time.RFC3339), e.Version, orNone(e.From), e.To, e.Actor, e.Reason, name)
 		}
 		return nil
 	})
@@ -408,11 +497,14 @@ func orNone(s rules.Status) string {
 	return string(s)
 }
 
-// refused turns an error the person can fix (invalid, not found, conflict) into exit code 2.
+// refused turns an error the person can fix (invalid, not found, conflict) into exit code 2, and
+// a refusal of who is acting (not signed in, not allowed) into exit code 4.
 func refused(err error) error {
 	switch failureCode(err) {
 	case "invalid", "not_found", "conflict":
 		return cli.Exit(err.Error(), ExitInvalid)
+	case string(failure.Forbidden), string(failure.Unauthenticated):
+		return cli.Exit(err.Error(), ExitForbidden)
 	}
 	return err
 }

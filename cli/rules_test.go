@@ -123,27 +123,31 @@ func TestRulesShadowRun(t *testing.T) {
 		if code, _, stderr := run(t, "", "--db", dsn, "fixtures", "load"); code != 0 {
 			t.Fatalf("fixtures load: %s", stderr)
 		}
-		if code, _, stderr := run(t, "", "--db", dsn, "rules", "shadow", "start", "mh-triage", "2"); code != cli.ExitInvalid || !strings.Contains(stderr, "actor") {
-			t.Errorf("shadow start without an actor: exit %d %q", code, stderr)
+		if code, _, stderr := run(t, "", "--db", dsn, "rules", "shadow", "start", "mh-triage", "x"); code != cli.ExitInvalid || !strings.Contains(stderr, "want a whole number") {
+			t.Errorf("shadow start of version x: exit %d %q", code, stderr)
 		}
-		if code, _, stderr := run(t, "", "--db", dsn, "rules", "shadow", "--actor", "alice", "start", "mh-triage", "2"); code != 0 {
+		code, out, stderr := runAs(t, "alice", "", "--db", dsn, "rules", "shadow", "start", "mh-triage", "2")
+		if code != 0 {
 			t.Fatalf("shadow start: exit %d %s", code, stderr)
 		}
-		if code, _, stderr := run(t, "", "--db", dsn, "rules", "shadow", "--actor", "alice", "start", "mh-triage", "2"); code != cli.ExitInvalid || !strings.Contains(stderr, "already has a shadow run") {
+		if !strings.Contains(out, `"local:alice"`) {
+			t.Errorf("shadow start does not record the local account local:alice:\n%s", out)
+		}
+		if code, _, stderr := runAs(t, "alice", "", "--db", dsn, "rules", "shadow", "start", "mh-triage", "2"); code != cli.ExitInvalid || !strings.Contains(stderr, "already has a shadow run") {
 			t.Errorf("second shadow start: exit %d %q", code, stderr)
 		}
 		moved := map[string]bool{}
 		for _, total := range []int{0, 4, 8, 9, 10, 14, 9, 15, 20} {
 			id := decisionID(t, dsn, phq9Case(total, fmt.Sprintf("subject-%d", total)))
 			if total == 9 {
-				moved[id] = true
+				moved[testPseudonyms(t).Case(id)] = true // reports name cases by pseudonym
 			}
 		}
-		if code, _, stderr := run(t, "", "--db", dsn, "rules", "shadow", "--actor", "bob", "stop", "mh-triage"); code != 0 {
+		if code, _, stderr := runAs(t, "bob", "", "--db", dsn, "rules", "shadow", "stop", "mh-triage"); code != 0 {
 			t.Fatalf("shadow stop: exit %d %s", code, stderr)
 		}
 		decisionID(t, dsn, phq9Case(9, "after-the-run")) // not shadowed: the run has ended
-		code, out, stderr := run(t, "", "--db", dsn, "rules", "shadow", "report", "mh-triage")
+		code, out, stderr = run(t, "", "--db", dsn, "rules", "shadow", "report", "mh-triage")
 		if code != 0 {
 			t.Fatalf("shadow report: exit %d %s", code, stderr)
 		}
@@ -179,8 +183,9 @@ func TestRulesShadowRun(t *testing.T) {
 	})
 }
 
-// TestRulesLifecycle takes a draft through submit, a second person's approval, a future
-// activation and a rollback with the CLI, and asks why not for a stored decision.
+// TestRulesLifecycle takes a draft through submit, a rejection, a second person's approval, a
+// future activation and a rollback with the CLI, each step as an operating-system account, and
+// asks why not for a stored decision.
 func TestRulesLifecycle(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
 		db := func(args ...string) (int, string, string) {
@@ -206,22 +211,33 @@ func TestRulesLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		steps := []struct {
+			as     string // the operating-system account running the command
 			args   []string
 			code   int
 			stdout string
 			stderr string
 		}{
-			{args: []string{"rules", "draft", broken}, code: cli.ExitInvalid, stderr: "actor"},
-			{args: []string{"rules", "draft", "--actor", "alice", "--reason", "lower caseness", broken}, stdout: "stored mh-triage v3 as a draft"},
-			{args: []string{"rules", "submit", "--actor", "alice", "mh-triage", "3"}, code: cli.ExitInvalid, stdout: "--- FAIL", stderr: "failed tests"},
-			{args: []string{"rules", "draft", "--actor", "alice", rulesetFile("fixtures/rulesets/mh-triage.v2.yaml")}, stdout: "stored mh-triage v4 as a draft"},
-			{args: []string{"rules", "submit", "--actor", "alice", "--reason", "ready", "mh-triage", "4"}, stdout: "mh-triage v4 is in review"},
-			{args: []string{"rules", "submit", "--actor", "alice", "mh-triage", "x"}, code: cli.ExitInvalid, stderr: "want a whole number"},
-			{args: []string{"rules", "approve", "--actor", "alice", "--comment", "mine", "mh-triage", "4"}, code: cli.ExitInvalid, stderr: "alice wrote or changed rule set mh-triage v4, so cannot approve it"},
-			{args: []string{"rules", "approve", "--actor", "bob", "--comment", "checked the impact", "mh-triage", "4"}, stdout: `"changed": 1`},
-			{args: []string{"rules", "activate", "--actor", "bob", "--at", "2026-11-20T00:00:00Z", "mh-triage", "4"}, code: cli.ExitInvalid, stderr: "in the past"},
-			{args: []string{"rules", "activate", "--actor", "bob", "--at", "2026-12-01T00:00:00Z", "--reason", "from December", "mh-triage", "4"}, stdout: "mh-triage v4 is active from 2026-12-01T00:00:00Z"},
-			{args: []string{"rules", "activate", "--actor", "carol", "--reason", "roll back", "mh-triage", "1"}, stdout: "mh-triage v1 is active from 2026-11-26T09:00:00Z"},
+			// Who acts is the operating-system account; there is no flag to name anyone else.
+			{as: "alice", args: []string{"rules", "draft", "--actor", "bob", broken}, code: cli.ExitFailure, stderr: "flag provided but not defined: -actor"},
+			{as: "alice", args: []string{"rules", "draft", "--reason", "lower caseness", broken}, stdout: "stored mh-triage v3 as a draft"},
+			{as: "alice", args: []string{"rules", "submit", "mh-triage", "3"}, code: cli.ExitInvalid, stdout: "--- FAIL", stderr: "failed tests"},
+			{as: "alice", args: []string{"rules", "draft", rulesetFile("fixtures/rulesets/mh-triage.v2.yaml")}, stdout: "stored mh-triage v4 as a draft"},
+			{as: "alice", args: []string{"rules", "submit", "--reason", "ready", "mh-triage", "4"}, stdout: "mh-triage v4 is in review"},
+			{as: "alice", args: []string{"rules", "submit", "mh-triage", "x"}, code: cli.ExitInvalid, stderr: "want a whole number"},
+			{as: "bob", args: []string{"rules", "reject", "mh-triage", "4"}, code: cli.ExitInvalid, stderr: "reason: say why"},
+			{as: "bob", args: []string{"rules", "reject", "--reason", "explain the threshold", "mh-triage", "4"}, stdout: "mh-triage v4 is back to draft"},
+			{as: "bob", args: []string{"rules", "activate", "mh-triage", "4"}, code: cli.ExitInvalid, stderr: "only an approved version can be activated"},
+			{as: "alice", args: []string{"rules", "submit", "--reason", "explained", "mh-triage", "4"}, stdout: "mh-triage v4 is in review"},
+			// The author approving is not allowed (exit 4), whatever the comment.
+			{as: "alice", args: []string{"rules", "approve", "--comment", "mine", "mh-triage", "4"}, code: cli.ExitForbidden,
+				stderr: "alice (local account) (local:alice) wrote or changed rule set mh-triage v4, so cannot approve it; a second person must"},
+			// A reviewer who only sent the version back may approve it.
+			{as: "bob", args: []string{"rules", "approve", "--comment", "checked the impact", "mh-triage", "4"}, stdout: `"changed": 1`},
+			{as: "alice", args: []string{"rules", "activate", "--at", "2026-11-20T00:00:00Z", "mh-triage", "4"}, code: cli.ExitInvalid, stderr: "in the past"},
+			// Another person approved, so the author may bring it into force.
+			{as: "alice", args: []string{"rules", "activate", "--at", "2026-12-01T00:00:00Z", "--reason", "from December", "mh-triage", "4"}, stdout: "mh-triage v4 is active from 2026-12-01T00:00:00Z"},
+			{as: "carol", args: []string{"rules", "activate", "--reason", "roll back", "mh-triage", "1"}, stdout: "mh-triage v1 is active from 2026-11-26T09:00:00Z"},
+			{as: "carol", args: []string{"rules", "retire", "mh-triage", "1"}, code: cli.ExitInvalid, stderr: "active"},
 			{args: []string{"rules", "diff", "mh-triage:1", "mh-triage:4"}, stdout: "phq9_caseness"},
 			{args: []string{"rules", "diff", "mh-triage:1", "mh-triage:9"}, code: cli.ExitInvalid, stderr: "mh-triage version 9 is not stored"},
 			{args: []string{"rules", "why-not", phq9Nine, "talking-therapies-step2"}, stdout: "rule caseness: condition false"},
@@ -229,9 +245,13 @@ func TestRulesLifecycle(t *testing.T) {
 			{args: []string{"rules", "history"}, code: cli.ExitInvalid, stderr: "give one rule-set ID"},
 		}
 		for _, s := range steps {
-			code, stdout, stderr := db(s.args...)
+			as := s.as
+			if as == "" {
+				as = "tester"
+			}
+			code, stdout, stderr := runAs(t, as, "", append([]string{"--db", dsn}, s.args...)...)
 			if code != s.code || !strings.Contains(stdout, s.stdout) || !strings.Contains(stderr, s.stderr) {
-				t.Fatalf("%v: exit %d (want %d)\nstdout (want %q): %s\nstderr (want %q): %s", s.args, code, s.code, s.stdout, stdout, s.stderr, stderr)
+				t.Fatalf("%s: %v: exit %d (want %d)\nstdout (want %q): %s\nstderr (want %q): %s", as, s.args, code, s.code, s.stdout, stdout, s.stderr, stderr)
 			}
 		}
 		code, out, stderr := db("rules", "history", "mh-triage")
@@ -244,12 +264,19 @@ func TestRulesLifecycle(t *testing.T) {
 			trail = append(trail, strings.Join(f[1:6], " "))
 		}
 		want := []string{
-			"v3 (new) -> draft alice",
-			"v4 (new) -> draft alice",
-			"v4 draft -> in_review alice",
-			"v4 in_review -> approved bob",
-			"v4 approved -> active bob",
-			"v1 approved -> active carol",
+			"v1 (new) -> draft system:demo",
+			"v1 draft -> approved system:demo",
+			"v1 approved -> active system:demo",
+			"v2 (new) -> draft system:demo",
+			"v2 draft -> approved system:demo",
+			"v3 (new) -> draft local:alice",
+			"v4 (new) -> draft local:alice",
+			"v4 draft -> in_review local:alice",
+			"v4 in_review -> draft local:bob",
+			"v4 draft -> in_review local:alice",
+			"v4 in_review -> approved local:bob",
+			"v4 approved -> active local:alice",
+			"v1 approved -> active local:carol",
 		}
 		if strings.Join(trail, "\n") != strings.Join(want, "\n") {
 			t.Errorf("history:\n%s\nwant:\n%s", strings.Join(trail, "\n"), strings.Join(want, "\n"))
