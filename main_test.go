@@ -27,7 +27,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "--db", "sqlite:"+filepath.Join(dir, "c.db"), "serve", "--addr", "127.0.0.1:0")
 	// The pseudonym key and any configuration stay in the test's own folders, never the user's.
-	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir, "HOME="+dir)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"), "HOME="+dir)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -76,35 +78,57 @@ func (c *commands) assessCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "decide without storing"},
 			&cli.BoolFlag{Name: "include-rejected", Usage: "also record every service that was not matched, and why"},
 			&cli.StringFlag{Name: "idempotency-key", Usage: "a retry with the same key returns the first decision instead of storing a second"},
+			decisionFormatFlag(),
 			serverFlag(),
 		},
 		Action: func(ctx *cli.Context) error {
 			if ctx.NArg() != 1 {
 				return cli.Exit("carepath assess: give one FILE, or - for standard input", ExitInvalid)
 			}
-			body, err := c.readInput(ctx.Args().First())
+			format, err := c.decisionFormat(ctx)
+			if err != nil {
+				return err
+			}
+			name := ctx.Args().First()
+			body, err := c.readInput(name)
 			if err != nil {
 				return cli.Exit(fmt.Sprintf("carepath assess: %v", err), ExitInvalid)
+			}
+			if err := checkJSON("assess", name, body); err != nil {
+				return err
+			}
+			cfg, err := c.config(ctx)
+			if err != nil {
+				return err
+			}
+			loc, err := time.LoadLocation(cfg.Timezone)
+			if err != nil {
+				loc = time.UTC
 			}
 			if r, err := c.remote(ctx); r != nil || err != nil {
 				if err != nil {
 					return err
 				}
-				return c.assessRemote(ctx, r, body)
+				return c.assessRemote(ctx, r, body, format, loc)
 			}
 			s, err := c.open(ctx, false)
 			if err != nil {
 				return err
 			}
 			defer s.close()
-			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: ctx.Bool("dry-run"), IncludeRejected: ctx.Bool("include-rejected"),
+			dryRun := ctx.Bool("dry-run")
+			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: dryRun, IncludeRejected: ctx.Bool("include-rejected"),
 				IdempotencyKey: ctx.String("idempotency-key"), SubmittedBy: c.principal().Subject, InTx: c.recordInTx(s, audit.ActionDecisionCreate)})
 			if triage.IsInvalid(err) {
 				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
 			} else if err != nil {
 				return err
 			}
-			return c.printJSON(d)
+			raw, err := json.Marshal(d)
+			if err != nil {
+				return fmt.Errorf("carepath assess: unable to encode the decision: %w", err)
+			}
+			return c.printDecision(raw, format, dryRun, loc)
 		},
 	}
 }
@@ -157,6 +181,9 @@ func (c *commands) serveCommand() *cli.Command {
 			}
 			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext, Privacy: pseudonyms,
 				Auth: identity.NewAuthenticator(identity.NewSQLStore(s.db), c.now), Audit: &audit.Log{DB: s.db}}
+			if err := c.configureServer(ctx.Context, cfg, api); err != nil {
+				return err
+			}
 			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			srv, ln, err := server.Listen(cfg.Server, api.Handler(), log)

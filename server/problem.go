@@ -48,7 +48,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		if len(ve.Problems) == 1 && ve.Problems[0].Field == "body" {
 			p.Status, p.Type, p.Title = http.StatusBadRequest, "malformed-body", "The body is not valid JSON"
 		}
-		p.Detail = ve.Error()
+		p.Detail = validationDetail(ve)
 		p.Errors = ve.Problems
 	default:
 		switch failure.CodeOf(err) {
@@ -68,11 +68,15 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 		default:
 			p.Status, p.Type, p.Title = http.StatusInternalServerError, "internal", "Internal error"
 		}
-		p.Detail = err.Error()
+		p.Detail, p.Errors = personDetail(err), fieldProblems(err)
 		if p.Status == http.StatusInternalServerError {
 			s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 			p.Detail = "the server could not complete the request; it has been logged"
 		}
+	}
+	if wantsFHIR(r) {
+		s.writeOutcome(w, p, err)
+		return
 	}
 	p.Type = problemBase + p.Type
 	w.Header().Set("Content-Type", "application/problem+json")
