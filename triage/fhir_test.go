@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -58,16 +59,16 @@ func TestParseFHIRSubjectAndValues(t *testing.T) {
 		version int
 	}{
 		{"plain reference and relative questionnaire",
-			`{"resourceType":"QuestionnaireResponse","questionnaire":"Questionnaire/discharge","subject":{"reference":"Patient/123"},"item":[{"linkId":"cfs","answer":[{"valueInteger":4}]}]}`,
+			`{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"Questionnaire/discharge","subject":{"reference":"Patient/123"},"item":[{"linkId":"cfs","answer":[{"valueInteger":4}]}]}`,
 			Subject{Ref: "Patient/123"}, map[string]any{"cfs": int64(4)}, "discharge", 0},
 		{"identifier reference, all value types",
-			`{"resourceType":"QuestionnaireResponse","questionnaire":"https://x/Questionnaire/kitchen-sink|3","subject":{"identifier":{"value":"943"}},"item":[` +
+			`{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"https://x/Questionnaire/kitchen-sink|3","subject":{"identifier":{"value":"943"}},"item":[` +
 				`{"linkId":"weight_kg","answer":[{"valueDecimal":70.5}]},{"linkId":"note","answer":[{"valueString":"hi"}]},` +
 				`{"linkId":"seen_on","answer":[{"valueDate":"2024-01-02"}]},{"linkId":"dt","answer":[{"valueDateTime":"2024-01-02T03:04:05Z"}]},` +
 				`{"linkId":"g","item":[{"linkId":"q","answer":[{"valueBoolean":true,"item":[{"linkId":"child","answer":[{"valueInteger":1}]}]}]}]}]}`,
 			Subject{Ref: "943"}, map[string]any{"weight_kg": 70.5, "note": "hi", "seen_on": "2024-01-02", "dt": "2024-01-02T03:04:05Z", "q": true, "child": int64(1)}, "kitchen-sink", 3},
 		{"contained patient without identifier, geolocation on patient",
-			`{"resourceType":"QuestionnaireResponse","questionnaire":"mental-health","contained":[{"resourceType":"Organization","id":"p"},{"resourceType":"Patient","id":"p","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/geolocation","extension":[{"url":"longitude","valueDecimal":-2.5},{"url":"latitude","valueDecimal":51}]}]}],"subject":{"reference":"#p"},"authored":"2024-05-01"}`,
+			`{"resourceType":"QuestionnaireResponse","status":"amended","questionnaire":"mental-health","contained":[{"resourceType":"Organization","id":"p"},{"resourceType":"Patient","id":"p","extension":[{"url":"http://hl7.org/fhir/StructureDefinition/geolocation","extension":[{"url":"longitude","valueDecimal":-2.5},{"url":"latitude","valueDecimal":51}]}]}],"subject":{"reference":"#p"},"authored":"2024-05-01"}`,
 			Subject{Ref: "p", Location: &Location{Lat: 51, Lon: -2.5}}, map[string]any{}, "mental-health", 0},
 	}
 	for _, tt := range tests {
@@ -96,7 +97,7 @@ func TestParseFHIRSubjectAndValues(t *testing.T) {
 }
 
 func TestParseFHIRProblems(t *testing.T) {
-	const head = `{"resourceType":"QuestionnaireResponse",`
+	const head = `{"resourceType":"QuestionnaireResponse","status":"completed",`
 	tests := []struct {
 		name, body, field, reasonHas string
 	}{
@@ -106,7 +107,10 @@ func TestParseFHIRProblems(t *testing.T) {
 		{"two values", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueInteger":1,"valueString":"1"}]}]}`, "answers.a", "more than one value[x]"},
 		{"two answers", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueInteger":1},{"valueInteger":2}]}]}`, "answers.a", "more than one answer"},
 		{"repeated linkId", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueInteger":1}]},{"linkId":"g","item":[{"linkId":"a","answer":[{"valueInteger":1}]}]}]}`, "answers.a", "more than once"},
-		{"unsupported value", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueQuantity":{"value":1}}]}]}`, "answers.a", "no supported value"},
+		{"unsupported value", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueAttachment":{"url":"x"}}]}]}`, "answers.a", "no supported value"},
+		{"quantity without a value", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueQuantity":{"unit":"{score}"}}]}]}`, "answers.a", "valueQuantity needs a numeric value"},
+		{"coding without a system", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueCoding":{"code":"3"}}]}]}`, "answers.a", "valueCoding has no system"},
+		{"coding without a code", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueCoding":{"system":"http://loinc.org"}}]}]}`, "answers.a", "valueCoding has no code"},
 		{"fractional valueInteger", head + `"questionnaire":"q","item":[{"linkId":"a","answer":[{"valueInteger":1.5}]}]}`, "answers.a", "not a whole number"},
 		{"bad authored", head + `"questionnaire":"q","authored":"14/06/2025"}`, "authored", "FHIR dateTime"},
 		{"half a geolocation", head + `"questionnaire":"q","subject":{"reference":"#p"},"contained":[{"resourceType":"Patient","id":"p","address":[{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/geolocation","extension":[{"url":"latitude","valueDecimal":51}]}]}]}]}`, "subject.location", "both latitude and longitude"},
@@ -154,16 +158,32 @@ func TestNativeAndFHIRCanonicalEqual(t *testing.T) {
 	}
 }
 
+// FuzzParseFHIR feeds QuestionnaireResponses to the parser and the mental-health form. Seeds: every
+// sample response, the edge cases of the conformance tests, and testdata/fuzz/FuzzParseFHIR.
 func FuzzParseFHIR(f *testing.F) {
-	for _, path := range []string{"testdata/fhir/mental-health.json"} {
+	samples, err := filepath.Glob(filepath.Join("testdata", "fhir", "*.json"))
+	if err != nil || len(samples) == 0 {
+		f.Fatalf("no sample responses (%v)", err)
+	}
+	for _, path := range samples {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(data)
 	}
-	f.Add([]byte(`{"resourceType":"QuestionnaireResponse","questionnaire":"mental-health|1","item":[{"linkId":"/44250-9","answer":[{"valueInteger":2}]}]}`))
-	f.Add([]byte(`{"resourceType":"QuestionnaireResponse","subject":{"reference":"#p"},"contained":[{"resourceType":"Patient","id":"p","birthDate":"2030-01-01"}]}`))
+	const head = `{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"https://carepath.org.uk/fhir/Questionnaire/mental-health|1",`
+	for _, seed := range []string{
+		`{"resourceType":"QuestionnaireResponse","questionnaire":"mental-health|1","item":[{"linkId":"/44250-9","answer":[{"valueInteger":2}]}]}`,
+		`{"resourceType":"QuestionnaireResponse","subject":{"reference":"#p"},"contained":[{"resourceType":"Patient","id":"p","birthDate":"2030-01-01"}]}`,
+		head + `"status":"entered-in-error"}`,
+		head + `"implicitRules":"x","modifierExtension":[{"url":"m"}],"item":[{"linkId":"g","modifierExtension":[{"url":"m"}],"item":[{"linkId":"a","answer":[{"valueBoolean":true,"modifierExtension":[{"url":"m"}]}]}]}]}`,
+		head + `"item":[{"linkId":"/44249-1","item":[{"linkId":"/44249-1/44250-9","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA6570-1"}}]},{"linkId":"/44249-1/44261-6","answer":[{"valueDecimal":2}]}]},{"linkId":"/69722-7","answer":[{"valueCoding":{"system":"http://loinc.org","code":"LA6573-5"}}]}]}`,
+		head + `"item":[{"linkId":"phq9_1","answer":[{"valueCoding":{"system":"http://snomed.info/sct","code":"LA6570-1"}}]},{"linkId":"70274-6","answer":[{"valueQuantity":{"value":3.5}}]}]}`,
+		head + `"item":[{"linkId":"phq9_1","answer":[{"valueCoding":{"code":"1"}}]},{"item":[{"linkId":"it's","answer":[{"valueQuantity":{}}]}]}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
 	form := demoForm(f, "mental-health")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkParseAndValidate(t, form, data)
@@ -179,6 +199,7 @@ func checkParseAndValidate(t *testing.T, form *Form, data []byte) {
 		if !errors.As(err, &ve) || len(ve.Problems) == 0 {
 			t.Fatalf("parse error %v is not a *ValidationError with problems", err)
 		}
+		checkFHIRProblems(t, err)
 		return
 	}
 	values, err := form.Validate(sub)
@@ -187,6 +208,7 @@ func checkParseAndValidate(t *testing.T, form *Form, data []byte) {
 		if !errors.As(err, &ve) || len(ve.Problems) == 0 {
 			t.Fatalf("validate error %v is not a *ValidationError with problems", err)
 		}
+		checkFHIRProblems(t, err)
 		return
 	}
 	form.Score(values)

@@ -436,12 +436,13 @@ func (f *Form) ScoreIndex(name string) (int, bool) {
 	return i, ok
 }
 
-// lookupKey resolves an answer key, which may be an item id or its LOINC code with or without a leading "/".
+// lookupKey resolves an answer key, which may be an item id or its LOINC code, bare, with a leading "/",
+// or as the last step of a path such as "/44249-1/44250-9" (the linkIds of LOINC's own forms).
 func (f *Form) lookupKey(key string) (int, bool) {
 	if i, ok := f.itemByID[key]; ok {
 		return i, true
 	}
-	key = strings.TrimPrefix(key, "/")
+	key = key[strings.LastIndexByte(key, '/')+1:]
 	i, ok := f.itemByLOINC[key]
 	return i, ok
 }

@@ -25,6 +25,8 @@ type Submission struct {
 	Subject     Subject        `json:"subject"`
 	Answers     map[string]any `json:"answers"` // values: int64, float64, bool, string, or Coding
 	Authored    *time.Time     `json:"authored,omitempty"`
+
+	fhir *fhirSource // set when the submission was a QuestionnaireResponse
 }
 
 // Subject identifies the person assessed and where they are.
@@ -64,13 +66,26 @@ func ParseSubmission(data []byte) (*Submission, error) {
 		}
 		return nil, problemError(jsonField(err), jsonReason(err))
 	}
+	if err := checkStrict(data, probe.ResourceType != nil); err != nil {
+		return nil, err
+	}
+	var sub *Submission
+	var err error
 	if probe.ResourceType != nil {
 		if *probe.ResourceType != "QuestionnaireResponse" {
 			return nil, problemError("resourceType", fmt.Sprintf("must be QuestionnaireResponse, got %q", *probe.ResourceType))
 		}
-		return parseFHIR(data)
+		sub, err = parseFHIR(data)
+	} else {
+		sub, err = parseNative(data)
 	}
-	return parseNative(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFormVersion(sub); err != nil {
+		return nil, err
+	}
+	return sub, nil
 }
 
 func parseNative(data []byte) (*Submission, error) {

@@ -15,6 +15,10 @@ import (
 type Problem struct {
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+
+	// Set for FHIR input: the OperationOutcome issue type when the default does not fit, and
+	// where in the QuestionnaireResponse the problem lies (see FHIRIssueType, FHIRExpression).
+	issue, expression string
 }
 
 // ValidationError carries every problem found in a submission, so a clinician can fix them all at once.
@@ -79,7 +83,9 @@ func (f *Form) Validate(sub *Submission) ([]rules.Value, error) {
 	for key, raw := range sub.Answers {
 		i, ok := f.lookupKey(key)
 		if !ok {
-			problems.add("answers."+key, "is not an item on form "+f.ID+" version "+strconv.Itoa(f.Version))
+			if sub.fhir == nil || !f.fhirExtraItem(key) {
+				problems.add("answers."+key, "is not an item on form "+f.ID+" version "+strconv.Itoa(f.Version))
+			}
 			continue
 		}
 		if raw == nil {
@@ -101,6 +107,9 @@ func (f *Form) Validate(sub *Submission) ([]rules.Value, error) {
 		if f.Items[i].Required && seen[i] == 0 {
 			problems.add("answers."+f.Items[i].ID, "is required")
 		}
+	}
+	if sub.fhir != nil {
+		f.validateFHIR(sub, values, &problems)
 	}
 	if problems != nil {
 		return nil, newValidationError(problems)
@@ -227,7 +236,7 @@ func bound(b *float64, none string) string {
 	return strconv.FormatFloat(*b, 'g', -1, 64)
 }
 
-// resolveChoice finds the option an answer picks: by code, by Coding (option or LOINC answer code), or by a unique score.
+// resolveChoice finds the option an answer picks: by code, by Coding (option or LOINC answer code, per its system), or by a unique score.
 func (f *Form) resolveChoice(i int, raw any) (int, bool) {
 	opts := f.Items[i].Options
 	switch v := raw.(type) {
@@ -238,11 +247,7 @@ func (f *Form) resolveChoice(i int, raw any) (int, bool) {
 			}
 		}
 	case Coding:
-		for j := range opts {
-			if opts[j].Code == v.Code || opts[j].LOINC != "" && opts[j].LOINC == v.Code {
-				return j, true
-			}
-		}
+		return f.resolveCoding(i, v)
 	case int64, float64:
 		if !f.scored[i] {
 			return 0, false
@@ -279,7 +284,7 @@ func (f *Form) choiceReason(i int, raw any) string {
 	case string:
 		return fmt.Sprintf("%q is not one of the option codes %s", v, strings.Join(codes, ", "))
 	case Coding:
-		return fmt.Sprintf("coding %q is not one of the option codes %s or their LOINC answer codes", v.Code, strings.Join(codes, ", "))
+		return f.codingReason(i, v)
 	case int64, float64:
 		if f.scored[i] {
 			return fmt.Sprintf("%v is not the score of exactly one option", v)
@@ -301,6 +306,8 @@ func describe(raw any) string {
 		return strconv.Quote(v)
 	case Coding:
 		return "a coding " + strconv.Quote(v.Code)
+	case fhirQuantity:
+		return "a valueQuantity of " + string(v.Value)
 	}
 	return fmt.Sprintf("a value of type %T", raw)
 }
