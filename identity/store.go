@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
@@ -245,6 +246,11 @@ const userColumns = `id, username, display_name, roles, practitioner_id, passwor
 
 func (s *SQLStore) user(ctx context.Context, ex sqlx.QueryerContext, where string, arg any) (userRow, User, error) {
 	var r userRow
+	// No stored name or id holds U+0000 or bytes that are not UTF-8, and PostgreSQL refuses to
+	// look such a one up rather than find nothing: such a user does not exist.
+	if text, ok := arg.(string); ok && (!utf8.ValidString(text) || strings.IndexByte(text, 0) >= 0) {
+		return r, User{}, failure.Errorf(failure.NotFound, "no user %q", text)
+	}
 	err := sqlx.GetContext(ctx, ex, &r, s.DB.Rebind(`SELECT `+userColumns+` FROM users WHERE `+where), arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, User{}, failure.Errorf(failure.NotFound, "no user %s", arg)

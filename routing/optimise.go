@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/carepath/carepath/failure"
 )
 
 // Day is one day's diary for batch re-optimisation.
@@ -111,7 +113,9 @@ func optimise(ctx context.Context, day Day, k int) (Plan, error) {
 				// The sparse graph may be infeasible when the full one is not: widen it, and only
 				// call the day infeasible once every arc is in.
 				if allIn(inSparse) {
-					return Plan{}, fmt.Errorf("routing: unable to optimise day: the %d movable visits cannot all be placed under the hard constraints", n)
+					// The roster as it now stands (hours, services, skills, limits) has no room for
+					// what was booked: a state of the diary for a coordinator to resolve, not a fault.
+					return Plan{}, failure.Errorf(failure.Conflict, "the %d movable visits cannot all be placed under the hard constraints; check the roster's working hours, services, skills and daily limits for the day", n)
 				}
 				k *= 4
 				for i := 0; i < n; i++ {
@@ -452,7 +456,10 @@ func buildDayProblem(ctx context.Context, day Day) (*dayProblem, error) {
 			pr.arcCost = append(pr.arcCost, costUnit(t))
 		}
 		if len(pr.arcPrac) == pr.arcOff[i] {
-			return fail("visit %q at %s: no practitioner on the roster meets every hard constraint for its slot", v.ID, v.Start.In(g.loc).Format("15:04"))
+			// As in optimise: the roster no longer has room for what was booked, which a
+			// coordinator resolves; not a fault.
+			return nil, failure.Errorf(failure.Conflict, "visit %q at %s: no practitioner on the roster meets every hard constraint for its slot (working hours, services, skills, daily limit, travel)",
+				v.ID, v.Start.In(g.loc).Format("15:04"))
 		}
 		pr.arcOff = append(pr.arcOff, len(pr.arcPrac))
 	}

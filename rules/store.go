@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -146,6 +147,10 @@ const versionColumns = `id, version, form_id, source, sha256, status, created_at
 
 // Version returns one stored version, or a NotFound error.
 func (s *SQLStore) Version(ctx context.Context, id string, version int) (Version, error) {
+	// Versions are stored as 32-bit integers; PostgreSQL refuses to look up a larger one.
+	if version < 1 || version > math.MaxInt32 {
+		return Version{}, failure.Errorf(failure.NotFound, "rule set %s version %d is not stored", id, version)
+	}
 	var row versionRow
 	err := s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT `+versionColumns+` FROM rulesets WHERE id = ? AND version = ?`), id, version)
 	if errors.Is(err, sql.ErrNoRows) {

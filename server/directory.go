@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -24,11 +25,12 @@ const maxRosterBytes = 16 << 20
 func (s *Server) directoryRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /v1/services", identity.SignedIn, s.placed(s.listServices))
 	s.handle(mux, "GET /v1/services/{id}", identity.SignedIn, s.placed(s.getService))
-	s.handle(mux, "POST /v1/practitioners", identity.WritePractitioners, s.placed(s.importPractitioners))
+	s.handle(mux, "GET /v1/{$}", identity.SignedIn, s.hsdsRoot)
+	s.handle(mux, "POST /v1/practitioners", identity.WritePractitioners, s.jsonBody(s.placed(s.importPractitioners)))
 	s.handle(mux, "GET /v1/practitioners", identity.ReadPractitioners, s.placed(s.listPractitioners))
 	s.handle(mux, "GET /v1/practitioners/{id}/day", identity.ReadDay, s.placed(s.practitionerDay))
 	s.handle(mux, "POST /v1/appointments/{id}/cancel", identity.ManageAppointments, s.placed(s.cancelAppointment))
-	s.handle(mux, "POST /v1/appointments/{id}/move", identity.ManageAppointments, s.placed(s.moveAppointment))
+	s.handle(mux, "POST /v1/appointments/{id}/move", identity.ManageAppointments, s.jsonBody(s.placed(s.moveAppointment)))
 	s.handle(mux, "POST /v1/assessments/{id}/reassign", identity.ManageAppointments, s.placed(s.reassign))
 	s.handle(mux, "GET /v1/routing/visits", identity.PlanRoutes, s.placed(s.dayVisits))
 	s.handle(mux, "POST /v1/routing/optimise", identity.PlanRoutes, s.placed(s.optimiseDay))
@@ -102,24 +104,26 @@ func invalid(field, format string, args ...any) error {
 	return failure.Errorf(failure.Invalid, field+": "+format, args...)
 }
 
-// intParam reads an optional whole-number query parameter of at least lowest.
+// intParam reads an optional whole-number query parameter from lowest to the parameter's
+// ceiling (see paramCeiling).
 func intParam(r *http.Request, name string, lowest int) (*int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return nil, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lowest {
-		return nil, invalid(name, "%q is not a whole number from %d", v, lowest)
+	n, err := boundedInt(name, v, lowest, paramCeiling(name))
+	if err != nil {
+		return nil, err
 	}
 	return &n, nil
 }
 
-// listServices answers GET /v1/services in the HSDS API's paged shape, with Open Referral UK's
-// filters; page and per_page page it (per_page at most 500).
+// listServices answers GET /v1/services in the HSDS API's paged shape, with HSDS's and Open
+// Referral UK's filters; page and per_page page it (per_page at most 500).
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
 	q := r.URL.Query()
-	f := directory.Filter{TaxonomyTermID: q.Get("taxonomy_term_id"), Search: q.Get("search")}
+	f := directory.Filter{TaxonomyTermID: q.Get("taxonomy_term_id"), TaxonomyID: q.Get("taxonomy_id"),
+		OrganizationID: q.Get("organization_id"), Search: q.Get("search")}
 	var err error
 	if f.MinimumAge, err = intParam(r, "minimum_age", 0); err != nil {
 		s.writePlaceProblem(w, r, err)
@@ -144,8 +148,8 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, p *triage.
 	}
 	if v := q.Get("proximity"); v != "" {
 		m, err := strconv.ParseFloat(v, 64)
-		if err != nil || m <= 0 || m != m {
-			s.writePlaceProblem(w, r, invalid("proximity", "%q is not a positive number of metres", v))
+		if err != nil || m <= 0 || m != m || m > maxProximity {
+			s.writePlaceProblem(w, r, invalid("proximity", "%q is not a number of metres above 0 and at most %d", v, maxProximity))
 			return
 		}
 		f.Proximity = m
@@ -168,6 +172,11 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, p *triage.
 		s.writePlaceProblem(w, r, invalid("proximity", "needs a postcode to measure from"))
 		return
 	}
+	view, err := hsdsListParams(r, &f, p.Loc)
+	if err != nil {
+		s.writePlaceProblem(w, r, err)
+		return
+	}
 	ix, err := p.Directory.Index(r.Context())
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -180,9 +189,16 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, p *triage.
 	if size != nil {
 		perPage = *size
 	}
-	s.writeJSON(w, http.StatusOK, directory.Page(ix.Filter(f), pageNumber, perPage))
+	out, err := directory.RenderPage(directory.Page(ix.Filter(f), pageNumber, perPage), view)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }
 
+// getService answers GET /v1/services/{id}: one fully nested HSDS service, found by its HSDS id
+// or by its code, which decisions and bookings name it by.
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
 	ix, err := p.Directory.Index(r.Context())
 	if err != nil {
@@ -201,6 +217,10 @@ func (s *Server) importPractitioners(w http.ResponseWriter, r *http.Request, p *
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRosterBytes))
 	if err != nil {
 		s.writeProblem(w, r, err)
+		return
+	}
+	if err := checkStrictJSON(body, reflect.TypeFor[[]routing.Practitioner]()); err != nil {
+		s.writePlaceProblem(w, r, err)
 		return
 	}
 	ps, err := routing.ParsePractitioners(body)
@@ -268,15 +288,17 @@ func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *tria
 	var body struct {
 		Start string `json:"start"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		s.writePlaceProblem(w, r, invalid("body", "want {\"start\": RFC 3339 time}: %v", err))
+	if err := decodeBody(w, r, 4096, &body, false); err != nil {
+		s.writePlaceProblem(w, r, err)
 		return
 	}
 	start, err := time.Parse(time.RFC3339, body.Start)
 	if err != nil {
 		s.writePlaceProblem(w, r, invalid("start", "%q is not an RFC 3339 time", body.Start))
+		return
+	}
+	if err := checkDate("start", start); err != nil {
+		s.writePlaceProblem(w, r, err)
 		return
 	}
 	if !s.manageAppointment(w, r, p, audit.ActionAppointmentMove) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -20,13 +21,13 @@ func (s *Server) ruleSetRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /v1/rulesets", identity.WriteRules, s.governed(s.createDraft))
 	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}", identity.ReadRules, s.governed(s.getRuleSetVersion))
 	s.handle(mux, "PUT /v1/rulesets/{id}/versions/{version}", identity.WriteRules, s.governed(s.updateDraft))
-	s.handle(mux, "POST /v1/rulesets/{id}/versions/{version}/{action}", identity.WriteRules, s.governed(s.ruleSetAction))
+	s.handle(mux, "POST /v1/rulesets/{id}/versions/{version}/{action}", identity.WriteRules, s.jsonBody(s.governed(s.ruleSetAction)))
 	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}/tests", identity.ReadRules, s.governed(s.ruleSetTests))
 	s.handle(mux, "GET /v1/rulesets/{id}/versions/{version}/impact", identity.PreviewImpact, s.governed(s.ruleSetImpact))
 	s.handle(mux, "GET /v1/rulesets/{id}/diff", identity.ReadRules, s.governed(s.ruleSetDiff))
 	s.handle(mux, "GET /v1/rulesets/{id}/history", identity.ReadRules, s.governed(s.ruleSetHistory))
 	s.handle(mux, "GET /v1/rulesets/{id}/shadow", identity.PreviewImpact, s.governed(s.shadowRuns))
-	s.handle(mux, "POST /v1/rulesets/{id}/shadow", identity.WriteRules, s.governed(s.startShadow))
+	s.handle(mux, "POST /v1/rulesets/{id}/shadow", identity.WriteRules, s.jsonBody(s.governed(s.startShadow)))
 	s.handle(mux, "DELETE /v1/rulesets/{id}/shadow", identity.WriteRules, s.governed(s.stopShadow))
 	s.handle(mux, "GET /v1/assessments/{id}/why-not/{pathway}", identity.ReadDecision, s.governed(s.whyNot))
 }
@@ -58,9 +59,9 @@ func (s *Server) actor(w http.ResponseWriter, r *http.Request) (rules.Actor, boo
 }
 
 func (s *Server) versionParam(w http.ResponseWriter, r *http.Request, name string) (int, bool) {
-	n, err := strconv.Atoi(r.PathValue(name))
-	if err != nil || n < 1 {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "%s %q: want a whole number from 1", name, r.PathValue(name)))
+	n, err := boundedInt(name, r.PathValue(name), 1, maxVersion)
+	if err != nil {
+		s.writeProblem(w, r, err)
 		return 0, false
 	}
 	return n, true
@@ -70,6 +71,10 @@ func (s *Server) readSource(w http.ResponseWriter, r *http.Request) ([]byte, boo
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rules.MaxRuleSetBytes))
 	if err != nil {
 		s.writeProblem(w, r, err)
+		return nil, false
+	}
+	if !storable(string(body)) {
+		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "body: contains the character U+0000 or bytes that are not UTF-8; a rule set is UTF-8 text"))
 		return nil, false
 	}
 	return body, true
@@ -157,11 +162,17 @@ func (s *Server) ruleSetAction(w http.ResponseWriter, r *http.Request, g *govern
 		return
 	}
 	var body actionBody
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil && err != io.EOF {
-			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "body: %v", err))
+	if err := decodeBody(w, r, 64<<10, &body, true); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if body.ImpactDays != 0 && (body.ImpactDays < 1 || body.ImpactDays > maxImpactDays) {
+		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "impact_days: %d is not a number of days from 1 to %d", body.ImpactDays, maxImpactDays))
+		return
+	}
+	if body.EffectiveFrom != nil {
+		if err := checkDate("effective_from", *body.EffectiveFrom); err != nil {
+			s.writeProblem(w, r, err)
 			return
 		}
 	}
@@ -170,7 +181,7 @@ func (s *Server) ruleSetAction(w http.ResponseWriter, r *http.Request, g *govern
 	case "submit":
 		gate, err := g.Lifecycle.Submit(ctx, actor, id, version, body.Reason)
 		if err != nil && gate != nil {
-			s.writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"status": "draft", "error": err.Error(), "gate": gate})
+			s.writeGateProblem(w, r, err, gate)
 			return
 		} else if err != nil {
 			s.writeProblem(w, r, err)
@@ -184,7 +195,13 @@ func (s *Server) ruleSetAction(w http.ResponseWriter, r *http.Request, g *govern
 			s.writeProblem(w, r, err)
 			return
 		}
-		raw, _ := json.Marshal(imp)
+		// The preview is stored with the approval, so one that cannot be encoded must stop it
+		// rather than be stored as null.
+		raw, err := json.Marshal(imp)
+		if err != nil {
+			s.writeProblem(w, r, fmt.Errorf("server: unable to encode the impact preview: %w", err))
+			return
+		}
 		if err := g.Lifecycle.Approve(ctx, actor, id, version, body.Comment, raw); err != nil {
 			s.writeProblem(w, r, err)
 			return
@@ -214,8 +231,8 @@ func (s *Server) simpleAction(w http.ResponseWriter, r *http.Request, err error,
 }
 
 func (s *Server) impact(r *http.Request, g *governance.Service, id string, version, days int) (*governance.Impact, error) {
-	if days <= 0 {
-		days = 90
+	if days == 0 {
+		days = defaultImpact
 	}
 	p, m, err := g.StoredProgram(r.Context(), id, version)
 	if err != nil {
@@ -229,7 +246,15 @@ func (s *Server) ruleSetImpact(w http.ResponseWriter, r *http.Request, g *govern
 	if !ok {
 		return
 	}
-	days, _ := strconv.Atoi(r.URL.Query().Get("days"))
+	days := 0
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := boundedInt("days", v, 1, maxImpactDays)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		days = n
+	}
 	imp, err := s.impact(r, g, r.PathValue("id"), version, days)
 	if err != nil {
 		s.writeProblem(w, r, err)
@@ -257,10 +282,14 @@ func (s *Server) ruleSetTests(w http.ResponseWriter, r *http.Request, g *governa
 
 func (s *Server) ruleSetDiff(w http.ResponseWriter, r *http.Request, g *governance.Service) {
 	q := r.URL.Query()
-	from, err1 := strconv.Atoi(q.Get("from"))
-	to, err2 := strconv.Atoi(q.Get("to"))
-	if err1 != nil || err2 != nil {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "from, to: give two version numbers"))
+	from, err := boundedInt("from", q.Get("from"), 1, maxVersion)
+	if err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	to, err := boundedInt("to", q.Get("to"), 1, maxVersion)
+	if err != nil {
+		s.writeProblem(w, r, err)
 		return
 	}
 	var sets [2]*rules.RuleSet
@@ -313,8 +342,12 @@ func (s *Server) startShadow(w http.ResponseWriter, r *http.Request, g *governan
 	var body struct {
 		Version int `json:"version"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil || body.Version < 1 {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "version: give the approved version to run in shadow"))
+	if err := decodeBody(w, r, 64<<10, &body, false); err != nil {
+		s.writeProblem(w, r, err)
+		return
+	}
+	if body.Version < 1 || body.Version > maxVersion {
+		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "version: give the approved version to run in shadow, a whole number from 1 to %d", maxVersion))
 		return
 	}
 	run, err := governance.StartShadow(r.Context(), g.DB, r.PathValue("id"), body.Version, actor.Subject, s.Engine.Now())

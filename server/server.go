@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/carepath/carepath/audit"
@@ -57,13 +56,14 @@ func (s *Server) Handler() http.Handler {
 	if s.signinLimit == nil {
 		s.signinLimit = newThrottle(10, time.Minute)
 	}
-	s.handle(mux, "POST /v1/assessments", identity.SubmitAssessment, s.postAssessment)
+	s.handle(mux, "POST /v1/assessments", identity.SubmitAssessment, s.jsonBody(s.postAssessment))
 	s.handle(mux, "GET /v1/assessments/{id}", identity.ReadDecision, s.getAssessment)
 	s.handle(mux, "GET /v1/forms", identity.SignedIn, s.listForms)
 	s.handle(mux, "GET /v1/forms/{id}", identity.SignedIn, s.getForm)
 	s.handle(mux, "GET /v1/forms/{id}/questionnaire", identity.SignedIn, s.getQuestionnaire)
 	s.handle(mux, "GET /v1/pathways", identity.SignedIn, s.listPathways)
 	s.handle(mux, "GET /v1/me", identity.SignedIn, s.getMe)
+	s.handle(mux, "GET "+openAPIPath, identity.Public, s.getOpenAPI)
 	s.ruleSetRoutes(mux)
 	s.directoryRoutes(mux)
 	s.signinRoutes(mux)
@@ -73,7 +73,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	metrics := s.Metrics.handler()
 	s.handle(mux, "GET /metrics", identity.ReadMetrics, metrics.ServeHTTP)
-	return s.logRequests(mux)
+	return s.logRequests(s.frontDoor(mux))
 }
 
 type statusRecorder struct {
@@ -119,9 +119,9 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		s.writeProblem(w, r, err)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > 255 {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "Idempotency-Key header: longer than 255 characters"))
+	key, err := idempotencyKey(r)
+	if err != nil {
+		s.writeProblem(w, r, err)
 		return
 	}
 	p := identity.FromContext(r.Context())
@@ -190,9 +190,9 @@ func (s *Server) listForms(w http.ResponseWriter, r *http.Request) {
 func (s *Server) form(w http.ResponseWriter, r *http.Request) (*triage.Form, bool) {
 	version := 0
 	if v := r.URL.Query().Get("version"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "version %q: want a whole number from 1", v))
+		n, err := boundedInt("version", v, 1, maxVersion)
+		if err != nil {
+			s.writeProblem(w, r, err)
 			return nil, false
 		}
 		version = n

@@ -17,6 +17,12 @@ func (p *Placement) Zone() (*time.Location, error) {
 	return p.Loc, nil
 }
 
+// MinDiaryYear and MaxDiaryYear bound the dates a diary may be asked about.
+const (
+	MinDiaryYear = 1900
+	MaxDiaryYear = 9999
+)
+
 // DayBounds is the local day named by date (YYYY-MM-DD) as the instants [from, to); a day is 23 or
 // 25 hours long when the clocks change.
 func (p *Placement) DayBounds(date string) (from, to time.Time, err error) {
@@ -27,6 +33,10 @@ func (p *Placement) DayBounds(date string) (from, to time.Time, err error) {
 	d, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
 		return time.Time{}, time.Time{}, failure.Errorf(failure.Invalid, "date: %q is not a date YYYY-MM-DD", date)
+	}
+	// Storage holds fewer years than Go (PostgreSQL refuses year 0); no diary is kept outside these.
+	if y := d.Year(); y < MinDiaryYear || y > MaxDiaryYear {
+		return time.Time{}, time.Time{}, failure.Errorf(failure.Invalid, "date: %s is outside the years %d to %d", date, MinDiaryYear, MaxDiaryYear)
 	}
 	y, m, dd := d.Date()
 	return d, time.Date(y, m, dd+1, 0, 0, 0, 0, loc), nil

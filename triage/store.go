@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -98,6 +99,14 @@ func (s *SQLStore) PutForm(ctx context.Context, f *Form, now time.Time) (bool, e
 
 // Form returns a published form version; version 0 means the latest.
 func (s *SQLStore) Form(ctx context.Context, id string, version int) (*Form, error) {
+	// Neither can be stored (versions are 32-bit, ids are UTF-8 text), and PostgreSQL would refuse
+	// to look them up rather than find nothing.
+	if !storableText(id) {
+		return nil, failure.Errorf(failure.NotFound, "form %s is not published", strconv.QuoteToASCII(id))
+	}
+	if version > MaxFormVersion {
+		return nil, failure.Errorf(failure.NotFound, "form %s version %d is not published", id, version)
+	}
 	if version > 0 {
 		s.mu.Lock()
 		f, ok := s.forms[formKey{id, version}]
@@ -361,6 +370,9 @@ func (s *SQLStore) UpdatePlacement(ctx context.Context, ex sqlx.ExtContext, d *D
 
 // Decision returns a stored decision, or a NotFound error.
 func (s *SQLStore) Decision(ctx context.Context, id string) (*Decision, error) {
+	if !storableText(id) {
+		return nil, failure.Errorf(failure.NotFound, "decision %s does not exist", strconv.QuoteToASCII(id))
+	}
 	var row decisionRow
 	err := s.DB.GetContext(ctx, &row, s.DB.Rebind(`SELECT `+decisionColumns+` FROM decisions WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
