@@ -123,25 +123,6 @@ func (c *commands) auditVerify(ctx *cli.Context) error {
 	return nil
 }
 
-// parseWhen reads YYYY-MM-DD as midnight UTC (the next midnight for the end of a range, so the
-// day is included) or an RFC 3339 time; empty is the zero time, no bound.
-func parseWhen(s string, end bool) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		if end {
-			d = d.AddDate(0, 0, 1)
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want YYYY-MM-DD or an RFC 3339 time such as 2026-11-26T09:00:00Z", s)
-	}
-	return t, nil
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "-"

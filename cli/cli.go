@@ -28,9 +28,6 @@ const (
 	ExitForbidden = 4 // not allowed: not signed in, or the acting identity lacks the permission
 )
 
-// DefaultDB is the embedded database used when neither --db nor CAREPATH_DB says otherwise.
-const DefaultDB = "sqlite:carepath.db"
-
 // IO is where commands read and write, so tests can run them in process.
 type IO struct {
 	Stdin  io.Reader
@@ -44,30 +41,24 @@ type IO struct {
 // New returns the carepath application; now is the only clock the commands read.
 func New(stdio IO, now func() time.Time) *cli.App {
 	c := &commands{io: stdio, now: now}
-	return &cli.App{
+	app := &cli.App{
 		Name:      "carepath",
 		Usage:     "rules-driven assessment and triage engine",
 		Reader:    stdio.Stdin,
 		Writer:    stdio.Stdout,
 		ErrWriter: stdio.Stderr,
+		// `carepath version` says more than a --version flag could, and -v is rules test's.
+		HideVersion:          true,
+		EnableBashCompletion: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "db", Value: DefaultDB, EnvVars: []string{"CAREPATH_DB"},
+			&cli.StringFlag{Name: "db", EnvVars: []string{"CAREPATH_DB"}, DefaultText: "sqlite:$XDG_DATA_HOME/carepath/carepath.db, else under ~/.local/share",
 				Usage: "database: sqlite:PATH or a postgres:// URL"},
 			configFlag(),
 		},
-		ExitErrHandler: func(ctx *cli.Context, err error) {
-			if err == nil {
-				return
-			}
-			var coder cli.ExitCoder
-			if errors.As(err, &coder) {
-				if msg := err.Error(); msg != "" {
-					fmt.Fprintln(stdio.Stderr, msg)
-				}
-				return
-			}
-			fmt.Fprintln(stdio.Stderr, "carepath:", err)
-		},
+		Before: c.defaultDatabase,
+		// Run prints every error once; urfave/cli's own handler would print some and exit the process.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   onUsageError,
 		Commands: []*cli.Command{
 			c.migrateCommand(),
 			c.fixturesCommand(),
@@ -86,24 +77,37 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.usersCommand(),
 			c.teamsCommand(),
 			c.tokensCommand(),
+			c.versionCommand(),
+			c.completionCommand(),
 		},
 	}
+	prepareCommands(app.Commands, globalOptionsHelp(app.Flags))
+	return app
 }
 
-// Run runs the application with arguments and returns the process exit code.
+// Run runs the application with arguments and returns the process exit code. Every error is
+// printed once, on standard error.
 func Run(app *cli.App, args []string) int {
-	err := app.Run(args)
+	args, err := normalizeArgs(app, args)
+	if err == nil {
+		err = app.Run(args)
+	}
 	if err == nil {
 		return 0
 	}
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) {
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(app.ErrWriter, msg)
+		}
 		return coder.ExitCode()
 	}
 	fmt.Fprintln(app.ErrWriter, "carepath:", err)
 	switch failure.CodeOf(err) {
 	case failure.Forbidden, failure.Unauthenticated:
 		return ExitForbidden
+	case failure.Invalid, failure.NotFound, failure.Conflict:
+		return ExitInvalid
 	}
 	return ExitFailure
 }
@@ -140,7 +144,11 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := database.Open(ctx.Context, cfg.Database.DSN.Reveal())
+	dsn := cfg.Database.DSN.Reveal()
+	if err := prepareDatabase(dsn, migrate); err != nil {
+		return nil, err
+	}
+	db, err := database.Open(ctx.Context, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +156,7 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 	if migrate {
 		err = db.Migrate(ctx.Context)
 	} else {
-		err = db.CheckSchema(ctx.Context)
+		err = checkSchema(ctx.Context, db, dsn)
 	}
 	if err != nil {
 		db.Close()

@@ -63,11 +63,11 @@ func TestAssessCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	eachDSN(t, func(t *testing.T, dsn string) {
-		if code, _, stderr := run(t, "", "--db", dsn, "assess", "-"); code != cli.ExitFailure || !strings.Contains(stderr, "carepath migrate") {
+		if code, _, stderr := run(t, string(native), "--db", dsn, "assess", "-"); code != cli.ExitFailure || !strings.Contains(stderr, "carepath migrate") {
 			t.Errorf("assess before migrate: exit %d, %q", code, stderr)
 		}
 		code, out, stderr := run(t, "", "--db", dsn, "fixtures", "load")
-		if code != 0 || !strings.Contains(out, "loaded 2 forms, 11 pathways, 3 rule-set versions, 2 activations, 12 services, 40 practitioners, 41 postcodes") {
+		if code != 0 || !strings.Contains(out, "loaded 3 forms, 12 pathways, 5 rule-set versions, 4 activations, 12 services, 40 practitioners, 41 postcodes") {
 			t.Fatalf("fixtures load: %d %q %q", code, out, stderr)
 		}
 		if code, out, _ = run(t, "", "--db", dsn, "fixtures", "load"); code != 0 || !strings.Contains(out, "loaded 0 forms, 0 pathways, 0 rule-set versions, 0 activations, 0 services, 0 practitioners, 0 postcodes") {

@@ -23,7 +23,7 @@ func TestConfigShowDefaults(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"# effective configuration: defaults", "dsn: " + cli.DefaultDB + " # CAREPATH_DB",
+	for _, want := range []string{"# effective configuration: defaults", "dsn: sqlite:" + filepath.Join(os.Getenv(cli.DataDirEnv), "carepath", "carepath.db") + " # CAREPATH_DB",
 		"addr: 127.0.0.1:8080 # CAREPATH_SERVER_ADDR", "read_timeout: 30s", "max_connections: 512", "timezone: Europe/London # CAREPATH_TIMEZONE"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("config show lacks %q:\n%s", want, out)

@@ -58,11 +58,11 @@ func (c *commands) readFile(name string) ([]byte, error) {
 func (c *commands) directoryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "directory",
-		Usage: "the services directory (Open Referral HSDS 3.0)",
+		Usage: "the services directory (Open Referral HSDS 3.1)",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "import",
-				Usage:     "validate HSDS 3.0 services (an array or a paged response) and upsert them in one transaction",
+				Usage:     "validate HSDS 3.1 or 3.0 services (an array, a paged response or one service) and upsert them in one transaction; ids that are not UUIDs are read as the council's own codes",
 				ArgsUsage: "FILE|-",
 				Action: func(ctx *cli.Context) error {
 					if ctx.NArg() != 1 {
@@ -71,6 +71,9 @@ func (c *commands) directoryCommand() *cli.Command {
 					data, err := c.readFile(ctx.Args().First())
 					if err != nil {
 						return cli.Exit(fmt.Sprintf("carepath directory import: %v", err), ExitInvalid)
+					}
+					if err := checkJSON("directory import", ctx.Args().First(), data); err != nil {
+						return err
 					}
 					services, err := directory.ParseHSDS(data)
 					if err != nil {
@@ -99,7 +102,7 @@ func (c *commands) directoryCommand() *cli.Command {
 			},
 			{
 				Name:  "export",
-				Usage: "print the stored services as HSDS 3.0 JSON, sorted by id",
+				Usage: "print the stored services as HSDS 3.1 JSON (UUID ids, the council's codes as attributes), sorted by code",
 				Action: func(ctx *cli.Context) error {
 					s, err := c.open(ctx, false)
 					if err != nil {
@@ -179,6 +182,9 @@ func (c *commands) practitionersCommand() *cli.Command {
 				data, err := c.readFile(ctx.Args().First())
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("carepath practitioners import: %v", err), ExitInvalid)
+				}
+				if err := checkJSON("practitioners import", ctx.Args().First(), data); err != nil {
+					return err
 				}
 				ps, err := routing.ParsePractitioners(data)
 				if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/carepath/carepath/cli"
+	"github.com/carepath/carepath/directory/hsdstest"
 )
 
 func TestDirectoryAndRoutingCommands(t *testing.T) {
@@ -39,9 +40,10 @@ func TestDirectoryAndRoutingCommands(t *testing.T) {
 		}
 		var original []map[string]any
 		_ = json.Unmarshal(services, &original)
-		if len(original) != 12 || !strings.Contains(exported, `"id": "svc-reablement-plus"`) {
+		if len(original) != 12 || !strings.Contains(exported, `"value": "svc-reablement-plus"`) {
 			t.Errorf("export lacks the demo services")
 		}
+		hsdstest.Load(t).Services(t, []byte(exported))
 		bad := strings.Replace(exported, `"code": "discharge-pathway-1"`, `"code": "discharge-pathway-9"`, 1)
 		if code, _, stderr := run(t, bad, "--db", dsn, "directory", "import", "-"); code != cli.ExitInvalid || !strings.Contains(stderr, "discharge-pathway-9") {
 			t.Errorf("unknown pathway import: %d %s", code, stderr)

@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/fixtures"
@@ -38,26 +35,4 @@ func (c *commands) fixturesGenerateCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-func parseDay(flag, s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return time.Time{}, cli.Exit(fmt.Sprintf("carepath: --%s must be a date as YYYY-MM-DD, got %q", flag, s), ExitInvalid)
-	}
-	return t, nil
-}
-
-// parseInstant reads an RFC 3339 time or a date (midnight UTC); empty is the zero time.
-func parseInstant(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	return time.Time{}, cli.Exit(fmt.Sprintf("carepath: --%s must be an RFC 3339 time or a date as YYYY-MM-DD, got %q", flag, s), ExitInvalid)
 }

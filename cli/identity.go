@@ -59,15 +59,8 @@ func (c *commands) withIdentity(fn func(ctx *cli.Context, store *identity.SQLSto
 	}
 }
 
-// singleArg checks that a command was given exactly one argument, named what. Flags are read
-// only before the arguments, so a flag after one is named rather than taken as an argument.
+// singleArg checks that a command was given exactly one argument, named what.
 func singleArg(ctx *cli.Context, what string) (string, error) {
-	for _, a := range ctx.Args().Tail() {
-		if strings.HasPrefix(a, "-") {
-			return "", cli.Exit(fmt.Sprintf("carepath %s: %s: flags go before %s, as in: carepath %s %s %s", commandPath(ctx), a, what,
-				commandPath(ctx), strings.Join(ctx.Args().Tail(), " "), ctx.Args().First()), ExitInvalid)
-		}
-	}
 	if ctx.NArg() != 1 {
 		return "", cli.Exit(fmt.Sprintf("carepath %s: give one %s", commandPath(ctx), what), ExitInvalid)
 	}
@@ -323,7 +316,7 @@ func (c *commands) tokensCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "user", Required: true, Usage: "the username the token acts as, with that user's roles"},
 					&cli.StringFlag{Name: "name", Usage: "what the token is for, such as the system using it"},
-					&cli.StringFlag{Name: "expires", Required: true, Usage: "a number of days such as 90d, or a date YYYY-MM-DD (the start of that day, UTC); at most 366 days ahead"},
+					&cli.StringFlag{Name: "expires", Required: true, Usage: "a number of days such as 90d, a date YYYY-MM-DD (the start of that day, UTC) or an RFC 3339 time; at most 366 days ahead"},
 				},
 				Action: c.withIdentity(func(ctx *cli.Context, store *identity.SQLStore) error {
 					if ctx.NArg() != 0 {
@@ -418,10 +411,10 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 		}
 		return now.Add(time.Duration(n) * 24 * time.Hour), nil
 	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
+	if t, err := parseWhen(s, false); err == nil && s != "" {
 		return t, nil
 	}
-	return time.Time{}, failure.Errorf(failure.Invalid, "expires %q: want a number of days such as 90d, or a date YYYY-MM-DD", s)
+	return time.Time{}, failure.Errorf(failure.Invalid, "expires %q: want a number of days such as 90d, a date YYYY-MM-DD or an RFC 3339 time", s)
 }
 
 func joinRoles(rs []identity.Role) string {

@@ -22,6 +22,8 @@ var commandPermissions = map[string]identity.Permission{
 	"forms export":         identity.SignedIn,
 	"rules diff":           identity.ReadRules, // only for stored ID:VERSION operands
 	"rules history":        identity.ReadRules,
+	"rules list":           identity.ReadRules,
+	"rules show":           identity.ReadRules,
 	"rules draft":          identity.WriteRules,
 	"rules submit":         identity.WriteRules,
 	"rules approve":        identity.WriteRules,
@@ -64,6 +66,8 @@ var offlineCommands = map[string]bool{
 	"rules lint":        true,
 	"rules test":        true,
 	"config show":       true, // the settings, with secrets masked
+	"version":           true,
+	"completion":        true,
 }
 
 // commandPath is a command's full name without the program's: "rules shadow start".

@@ -18,11 +18,12 @@ import (
 
 	"github.com/carepath/carepath/cli"
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/privacy"
 )
 
-// TestMain gives the package's commands a pseudonym key file of their own, so no test creates one
-// in the per-user configuration directory of whoever runs the tests.
+// TestMain gives the package's commands a pseudonym key file and a data directory of their own, so
+// no test creates a key or a database in the per-user directories of whoever runs the tests.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "carepath-cli-test-")
 	if err != nil {
@@ -35,6 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv(privacy.KeyFileEnv, key)
+	// The default database is the per-user one: never the real user's, during tests.
+	os.Setenv(cli.DataDirEnv, filepath.Join(dir, "data"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -122,11 +125,31 @@ func (ids identifiers) native(t *testing.T, line []byte, from string) {
 	if in.Subject.Postcode != "" {
 		ids.postcode(in.Subject.Postcode, from)
 	}
-	for _, v := range in.Answers {
-		if s, ok := v.(string); ok {
+	codes := choiceCodes(t)
+	for k, v := range in.Answers {
+		// A choice's option code (such as usual_residence "own_home") is coded, not free text.
+		if s, ok := v.(string); ok && !codes[k+"="+s] {
 			ids.freeText(s, from)
 		}
 	}
+}
+
+// choiceCodes lists "item=code" for every option of a choice item on the demo forms.
+func choiceCodes(t *testing.T) map[string]bool {
+	t.Helper()
+	forms, err := fixtures.Forms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range forms {
+		for _, it := range f.Items {
+			for _, o := range it.Options {
+				out[it.ID+"="+o.Code] = true
+			}
+		}
+	}
+	return out
 }
 
 // fhir collects the identifiers of a QuestionnaireResponse: the contained patient's identifiers,
@@ -359,16 +382,16 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 		if code, _, stderr := runAs(t, "author", "", "--db", dsn, "rules", "draft", filepath.Join("..", "fixtures", "rulesets", "mh-triage.v2.yaml")); code != 0 {
 			t.Fatalf("draft: %s", stderr)
 		}
-		if code, _, stderr := runAs(t, "author", "", "--db", dsn, "rules", "submit", "--reason", "caseness at 9", "mh-triage", "3"); code != 0 {
+		if code, _, stderr := runAs(t, "author", "", "--db", dsn, "rules", "submit", "--reason", "caseness at 9", "mh-triage", "4"); code != 0 {
 			t.Fatalf("submit: %s", stderr)
 		}
-		code, out, stderr := runAs(t, "reviewer", "", "--db", dsn, "rules", "approve", "--comment", "checked", "--impact-days", "3650", "mh-triage", "3")
+		code, out, stderr := runAs(t, "reviewer", "", "--db", dsn, "rules", "approve", "--comment", "checked", "--impact-days", "3650", "mh-triage", "4")
 		if code != 0 {
 			t.Fatalf("approve: exit %d %s", code, stderr)
 		}
 		outputs["impact preview (approve)"] = out
 		var impact string
-		if err := db.Get(&impact, db.Rebind(`SELECT impact FROM ruleset_approvals WHERE ruleset_id = ? AND version = ?`), "mh-triage", 3); err != nil {
+		if err := db.Get(&impact, db.Rebind(`SELECT impact FROM ruleset_approvals WHERE ruleset_id = ? AND version = ?`), "mh-triage", 4); err != nil {
 			t.Fatal(err)
 		}
 		outputs["impact preview (stored with the approval)"] = impact
@@ -385,8 +408,8 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 			}
 		}
 
-		// A shadow report of v3 beside live decisions that it moves.
-		mustRun("", "rules", "shadow", "start", "mh-triage", "3")
+		// A shadow report of v4 (the approved draft, caseness 9) beside live decisions that it moves.
+		mustRun("", "rules", "shadow", "start", "mh-triage", "4")
 		for _, line := range phq9Nine {
 			var d struct{ ID string }
 			if err := json.Unmarshal([]byte(mustRun(line, "assess", "-")), &d); err != nil {

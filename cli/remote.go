@@ -40,6 +40,8 @@ type remote struct {
 	base    *url.URL
 	token   string
 	client  *http.Client
+	// print writes a successful answer; nil prints its JSON as it came.
+	print func(answer []byte) error
 }
 
 // remote returns a client of the server named by --server, or nil when the command is to open
@@ -142,6 +144,9 @@ func (r *remote) call(ctx context.Context, req request) error {
 		return fmt.Errorf("carepath %s: unable to read the server's answer: %w", r.command, err)
 	}
 	if resp.StatusCode < 300 {
+		if r.print != nil {
+			return r.print(body)
+		}
 		return r.printJSON(body)
 	}
 	return r.refusal(resp, body)
@@ -224,7 +229,7 @@ func (r *remote) ruleSetAction(ctx context.Context, id string, version int, acti
 
 // assessRemote submits an assessment to the server, which decides and stores it as the token's
 // owner.
-func (c *commands) assessRemote(ctx *cli.Context, r *remote, body []byte) error {
+func (c *commands) assessRemote(ctx *cli.Context, r *remote, body []byte, format string, loc *time.Location) error {
 	if ctx.Bool("dry-run") {
 		return cli.Exit("carepath assess: --dry-run decides on the database directly; leave out --server", ExitInvalid)
 	}
@@ -232,6 +237,7 @@ func (c *commands) assessRemote(ctx *cli.Context, r *remote, body []byte) error 
 	if ctx.Bool("include-rejected") {
 		q.Set("include_rejected", "true")
 	}
+	r.print = func(answer []byte) error { return c.printDecision(answer, format, false, loc) }
 	return r.call(ctx.Context, request{method: http.MethodPost, path: []string{"v1", "assessments"}, query: q,
 		contentType: "application/json", body: body, header: map[string]string{"Idempotency-Key": ctx.String("idempotency-key")}})
 }

@@ -58,21 +58,21 @@ func TestRemoteCommands(t *testing.T) {
 				stdin: strings.Replace(string(native), `"phq9_1"`, `"phq9_10"`, 1),
 				code:  cli.ExitInvalid, stderr: "422 Unprocessable Entity: The assessment is not valid"},
 			{name: "draft", token: "cpt_demo_policy", args: []string{"rules", "draft", "--server", srv.url, "--reason", "lower caseness", rulesetFile("fixtures/rulesets/mh-triage.v2.yaml")},
-				stdout: `"version": 3`},
-			{name: "a clinician may not submit rules", token: "cpt_demo_clinician", args: []string{"rules", "submit", "--server", srv.url, "mh-triage", "3"},
+				stdout: `"version": 4`},
+			{name: "a clinician may not submit rules", token: "cpt_demo_clinician", args: []string{"rules", "submit", "--server", srv.url, "mh-triage", "4"},
 				code: cli.ExitForbidden, stderr: "Not allowed"},
-			{name: "submit", token: "cpt_demo_policy", args: []string{"rules", "submit", "--server", srv.url, "--reason", "ready", "mh-triage", "3"}, stdout: `"status": "in_review"`},
-			{name: "the author approves", token: "cpt_demo_policy", args: []string{"rules", "approve", "--server", srv.url, "--comment", "mine", "mh-triage", "3"},
+			{name: "submit", token: "cpt_demo_policy", args: []string{"rules", "submit", "--server", srv.url, "--reason", "ready", "mh-triage", "4"}, stdout: `"status": "in_review"`},
+			{name: "the author approves", token: "cpt_demo_policy", args: []string{"rules", "approve", "--server", srv.url, "--comment", "mine", "mh-triage", "4"},
 				code: cli.ExitForbidden, stderr: "so cannot approve it; a second person must"},
-			{name: "reject without a reason", token: "cpt_demo_policy2", args: []string{"rules", "reject", "--server", srv.url, "mh-triage", "3"},
+			{name: "reject without a reason", token: "cpt_demo_policy2", args: []string{"rules", "reject", "--server", srv.url, "mh-triage", "4"},
 				code: cli.ExitInvalid, stderr: "reason: say why the version is sent back"},
-			{name: "reject", token: "cpt_demo_policy2", args: []string{"rules", "reject", "--server", srv.url, "--reason", "explain it", "mh-triage", "3"}, stdout: `"status": "draft"`},
-			{name: "resubmit", token: "cpt_demo_policy", args: []string{"rules", "submit", "--server", srv.url, "mh-triage", "3"}, stdout: `"status": "in_review"`},
-			{name: "a second person approves", token: "cpt_demo_policy2", args: []string{"rules", "approve", "--server", srv.url, "--comment", "checked", "--impact-days", "30", "mh-triage", "3"},
+			{name: "reject", token: "cpt_demo_policy2", args: []string{"rules", "reject", "--server", srv.url, "--reason", "explain it", "mh-triage", "4"}, stdout: `"status": "draft"`},
+			{name: "resubmit", token: "cpt_demo_policy", args: []string{"rules", "submit", "--server", srv.url, "mh-triage", "4"}, stdout: `"status": "in_review"`},
+			{name: "a second person approves", token: "cpt_demo_policy2", args: []string{"rules", "approve", "--server", srv.url, "--comment", "checked", "--impact-days", "30", "mh-triage", "4"},
 				stdout: `"status": "approved"`},
-			{name: "activate in the past", token: "cpt_demo_policy", args: []string{"rules", "activate", "--server", srv.url, "--at", "2026-11-01T00:00:00Z", "mh-triage", "3"},
+			{name: "activate in the past", token: "cpt_demo_policy", args: []string{"rules", "activate", "--server", srv.url, "--at", "2026-11-01T00:00:00Z", "mh-triage", "4"},
 				code: cli.ExitInvalid, stderr: "in the past"},
-			{name: "activate", token: "cpt_demo_policy", args: []string{"rules", "activate", "--server", srv.url, "--at", "2026-12-01T00:00:00Z", "--reason", "December", "mh-triage", "3"},
+			{name: "activate", token: "cpt_demo_policy", args: []string{"rules", "activate", "--server", srv.url, "--at", "2026-12-01T00:00:00Z", "--reason", "December", "mh-triage", "4"},
 				stdout: `"status": "active"`},
 			{name: "retire the stored v2", token: "cpt_demo_policy2", args: []string{"rules", "retire", "--server", srv.url, "--reason", "superseded", "mh-triage", "2"},
 				stdout: `"status": "retired"`},
@@ -92,27 +92,28 @@ func TestRemoteCommands(t *testing.T) {
 		}
 		var trail []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if f := strings.Fields(line); len(f) >= 6 && (f[1] == "v3" || f[1] == "v2") {
+			if f := strings.Fields(line); len(f) >= 6 && (f[1] == "v4" || f[1] == "v2") {
 				trail = append(trail, strings.Join(f[1:6], " "))
 			}
 		}
 		policy, policy2 := users["demo.policy"], users["demo.policy2"]
+		// The demo ships v1 to v3, so the officers' draft is v4.
 		want := []string{
 			"v2 (new) -> draft system:demo",
 			"v2 draft -> approved system:demo",
-			"v3 (new) -> draft " + policy,
-			"v3 draft -> in_review " + policy,
-			"v3 in_review -> draft " + policy2,
-			"v3 draft -> in_review " + policy,
-			"v3 in_review -> approved " + policy2,
-			"v3 approved -> active " + policy,
+			"v4 (new) -> draft " + policy,
+			"v4 draft -> in_review " + policy,
+			"v4 in_review -> draft " + policy2,
+			"v4 draft -> in_review " + policy,
+			"v4 in_review -> approved " + policy2,
+			"v4 approved -> active " + policy,
 			"v2 approved -> retired " + policy2,
 		}
 		if strings.Join(trail, "\n") != strings.Join(want, "\n") {
 			t.Errorf("history:\n%s\nwant:\n%s", strings.Join(trail, "\n"), strings.Join(want, "\n"))
 		}
 		if !strings.Contains(out, "explain it  [Demo Second Policy Officer (demo)]") {
-			t.Errorf("history does not name who sent v3 back:\n%s", out)
+			t.Errorf("history does not name who sent v4 back:\n%s", out)
 		}
 
 		// A retried submission with the same key returns the first decision.

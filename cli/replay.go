@@ -149,7 +149,7 @@ func (c *commands) replay(ctx *cli.Context) error {
 	rep, err := replay.Run(ctx.Context, cfg)
 	var ee *replay.ExpressionError
 	if errors.As(err, &ee) {
-		return refuse("%v", err)
+		return refuse("--%s %q does not compile against form %s: %v", ee.Flag, ee.Expr, ee.Form, ee.Err)
 	} else if err != nil {
 		return err
 	}

@@ -36,7 +36,8 @@ func TestGenerateImportReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		rejects := filepath.Join(dir, "rejects.jsonl")
-		code, out, stderr := run(t, "", "--db", dsn, "cases", "import", "--batch", "250", "--rejects", rejects, file)
+		// The README's order: the file, then the flags.
+		code, out, stderr := run(t, "", "cases", "import", file, "--batch", "250", "--rejects", rejects, "--db", dsn)
 		if code != cli.ExitInvalid || !strings.Contains(out, "read 1202 lines: stored 1200, already stored 0, refused 2") ||
 			!strings.Contains(stderr, "line 101: answers.gad7_1: is required") || !strings.Contains(stderr, "line 102: body:") {
 			t.Fatalf("import: exit %d\n%s\n%s", code, out, stderr)

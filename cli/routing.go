@@ -23,7 +23,7 @@ func placementOf(s *services) (*triage.Placement, error) {
 }
 
 func (c *commands) routingCommand() *cli.Command {
-	dateFlag := &cli.StringFlag{Name: "date", Required: true, Usage: "local date YYYY-MM-DD (time zone: CAREPATH_TIMEZONE, default Europe/London)"}
+	dateFlag := &cli.StringFlag{Name: "date", Required: true, Usage: "local date YYYY-MM-DD, or an RFC 3339 time naming its day (time zone: CAREPATH_TIMEZONE, default Europe/London)"}
 	// withPlacement opens the database and hands the command the engine's routing.
 	withPlacement := func(name string, fn func(ctx *cli.Context, s *services, p *triage.Placement) error) cli.ActionFunc {
 		return func(ctx *cli.Context) error {
@@ -59,11 +59,15 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage: "list a practitioner's booked visits on a day",
 				Flags: []cli.Flag{&cli.StringFlag{Name: "practitioner", Required: true, Usage: "practitioner id"}, dateFlag},
 				Action: withPlacement("day", func(ctx *cli.Context, s *services, p *triage.Placement) error {
-					visits, err := p.DayVisits(ctx.Context, ctx.String("date"), ctx.String("practitioner"))
+					day, err := localDay("date", ctx.String("date"), p.Loc)
 					if err != nil {
 						return err
 					}
-					return c.printJSON(map[string]any{"practitioner_id": ctx.String("practitioner"), "date": ctx.String("date"), "visits": visits})
+					visits, err := p.DayVisits(ctx.Context, day, ctx.String("practitioner"))
+					if err != nil {
+						return err
+					}
+					return c.printJSON(map[string]any{"practitioner_id": ctx.String("practitioner"), "date": day, "visits": visits})
 				}),
 			},
 			{
@@ -112,7 +116,11 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage: "print a day's visits and practitioners' bases as a GeoJSON FeatureCollection",
 				Flags: []cli.Flag{dateFlag},
 				Action: withPlacement("export", func(ctx *cli.Context, s *services, p *triage.Placement) error {
-					out, err := p.ExportDay(ctx.Context, ctx.String("date"))
+					day, err := localDay("date", ctx.String("date"), p.Loc)
+					if err != nil {
+						return err
+					}
+					out, err := p.ExportDay(ctx.Context, day)
 					if err != nil {
 						return err
 					}
@@ -125,7 +133,11 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage: "reassign a day's not-yet-started, unpinned visits to minimise total travel, in one transaction",
 				Flags: []cli.Flag{dateFlag, &cli.BoolFlag{Name: "dry-run", Usage: "report the plan without applying it"}},
 				Action: withPlacement("optimise", func(ctx *cli.Context, s *services, p *triage.Placement) error {
-					report, err := p.Optimise(ctx.Context, ctx.String("date"), c.now(), ctx.Bool("dry-run"))
+					day, err := localDay("date", ctx.String("date"), p.Loc)
+					if err != nil {
+						return err
+					}
+					report, err := p.Optimise(ctx.Context, day, c.now(), ctx.Bool("dry-run"))
 					if err != nil {
 						return err
 					}

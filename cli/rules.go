@@ -92,13 +92,15 @@ func (c *commands) rulesCommand() *cli.Command {
 				Flags: []cli.Flag{&cli.StringFlag{Name: "comment", Usage: "why the version is approved (required)"}, &cli.IntFlag{Name: "impact-days", Value: 90, Usage: "impact preview over stored decisions of the last N days"}, server}},
 			{Name: "reject", Usage: "send a version in review back to draft, saying why", ArgsUsage: "ID VERSION", Flags: []cli.Flag{reason, server}, Action: c.rulesReject},
 			{Name: "activate", Usage: "activate an approved version from now or a later time (rollback: activate an older one)", ArgsUsage: "ID VERSION", Action: c.rulesActivate,
-				Flags: []cli.Flag{reason, &cli.TimestampFlag{Name: "at", Layout: time.RFC3339, Usage: "effective time, RFC 3339 (default now)"}, server}},
+				Flags: []cli.Flag{reason, &cli.StringFlag{Name: "at", Usage: "effective from: an RFC 3339 time, or a date YYYY-MM-DD for midnight UTC (default now)"}, server}},
 			{Name: "retire", Usage: "retire an approved version that is not in force", ArgsUsage: "ID VERSION", Flags: []cli.Flag{reason, server}, Action: c.rulesRetire},
 			{Name: "shadow", Usage: "start, stop or report shadow runs", Subcommands: []*cli.Command{
 				{Name: "start", Usage: "evaluate new decisions under an approved version too, recording disagreements", ArgsUsage: "ID VERSION", Action: c.rulesShadowStart},
 				{Name: "stop", Usage: "stop the rule set's shadow run, keeping its record", ArgsUsage: "ID", Action: c.rulesShadowStop},
 				{Name: "report", Usage: "agreement reports of the rule set's shadow runs (JSON)", ArgsUsage: "ID", Action: c.rulesShadowReport},
 			}},
+			{Name: "list", Usage: "list the stored rule-set versions with their status, marking the version in force now", Flags: []cli.Flag{formatFlag()}, Action: c.rulesList},
+			{Name: "show", Usage: "print a stored version's YAML source as written (a starting point for the next draft)", ArgsUsage: "ID VERSION | ID:VERSION", Action: c.rulesShow},
 			{Name: "history", Usage: "the audit trail of a rule set", ArgsUsage: "ID", Action: c.rulesHistory},
 			{Name: "why-not", Usage: "why a stored decision did not reach a pathway", ArgsUsage: "DECISION PATHWAY", Action: c.rulesWhyNot},
 		},
@@ -337,9 +339,9 @@ func (c *commands) rulesActivate(ctx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var at time.Time
-	if t := ctx.Timestamp("at"); t != nil {
-		at = *t
+	at, err := parseInstant("at", ctx.String("at"))
+	if err != nil {
+		return err
 	}
 	if r, err := c.remote(ctx); r != nil || err != nil {
 		if err != nil {

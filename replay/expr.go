@@ -129,12 +129,12 @@ func newEnvShape(f *triage.Form, where, groupBy string) (*envShape, error) {
 	var err error
 	if where != "" {
 		if sh.where, err = expr.Compile(where, expr.Env(env), expr.AsBool()); err != nil {
-			return nil, &ExpressionError{Flag: "where", Expr: where, Form: fmt.Sprintf("%s v%d", f.ID, f.Version), Err: err}
+			return nil, &ExpressionError{Flag: "where", Expr: where, Form: fmt.Sprintf("%s v%d", f.ID, f.Version), Err: sh.explain(f, where, err)}
 		}
 	}
 	if groupBy != "" {
 		if sh.group, err = expr.Compile(groupBy, expr.Env(env)); err != nil {
-			return nil, &ExpressionError{Flag: "group-by", Expr: groupBy, Form: fmt.Sprintf("%s v%d", f.ID, f.Version), Err: err}
+			return nil, &ExpressionError{Flag: "group-by", Expr: groupBy, Form: fmt.Sprintf("%s v%d", f.ID, f.Version), Err: sh.explain(f, groupBy, err)}
 		}
 	}
 	sh.pseudonym = readsPseudonym(sh.where) || readsPseudonym(sh.group)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Change is one difference between two versions of a rule set.
@@ -38,11 +40,11 @@ func Diff(a, b *RuleSet) []Change {
 		vb, inB := b.Params[k]
 		switch {
 		case !inA:
-			add("param", "params."+k, "", fmt.Sprint(vb))
+			add("param", "params."+k, "", valueText(vb))
 		case !inB:
-			add("param", "params."+k, fmt.Sprint(va), "")
-		case fmt.Sprint(va) != fmt.Sprint(vb):
-			add("param", "params."+k, fmt.Sprint(va), fmt.Sprint(vb))
+			add("param", "params."+k, valueText(va), "")
+		case valueText(va) != valueText(vb):
+			add("param", "params."+k, valueText(va), valueText(vb))
 		}
 	}
 	varsA := map[string]string{}
@@ -116,9 +118,21 @@ func Diff(a, b *RuleSet) []Change {
 		testsA[t.Name] = testText(t)
 	}
 	seen := map[string]bool{}
+	inputsA := map[string]TestCase{}
+	for _, t := range a.Tests {
+		inputsA[t.Name] = t
+	}
 	for _, t := range b.Tests {
 		seen[t.Name] = true
-		if before, ok := testsA[t.Name]; !ok || before != testText(t) {
+		before, ok := testsA[t.Name]
+		switch {
+		case !ok:
+			add("tests", "tests."+t.Name, "", testText(t))
+		case before == testText(t):
+		case sameInputs(inputsA[t.Name], t):
+			// The same answers with another expectation: the expectation is the change.
+			add("tests", "tests."+t.Name, expectText(inputsA[t.Name].Expect), expectText(t.Expect))
+		default:
 			add("tests", "tests."+t.Name, before, testText(t))
 		}
 	}
@@ -130,6 +144,11 @@ func Diff(a, b *RuleSet) []Change {
 	return out
 }
 
+// sameInputs reports whether two tests give the same answers and subject.
+func sameInputs(a, b TestCase) bool {
+	return valueText(a.Answers) == valueText(b.Answers) && valueText(a.Subject) == valueText(b.Subject)
+}
+
 // DiffText formats changes one a line, like a review comment.
 func DiffText(a, b *RuleSet, changes []Change) []byte {
 	var buf bytes.Buffer
@@ -138,13 +157,21 @@ func DiffText(a, b *RuleSet, changes []Change) []byte {
 		buf.WriteString("no changes\n")
 	}
 	for _, c := range changes {
+		if c.Name == c.Kind {
+			// A change of the rule set as a whole, such as its description: the kind names it.
+			c.Name = ""
+		}
+		label := fmt.Sprintf("%-11s %s:", c.Kind, c.Name)
+		if c.Name == "" {
+			label = c.Kind + ":"
+		}
 		switch {
 		case c.Before == "":
-			fmt.Fprintf(&buf, "%-11s %s: + %s\n", c.Kind, c.Name, c.After)
+			fmt.Fprintf(&buf, "%s + %s\n", label, c.After)
 		case c.After == "":
-			fmt.Fprintf(&buf, "%-11s %s: - %s\n", c.Kind, c.Name, c.Before)
+			fmt.Fprintf(&buf, "%s - %s\n", label, c.Before)
 		default:
-			fmt.Fprintf(&buf, "%-11s %s: %s -> %s\n", c.Kind, c.Name, c.Before, c.After)
+			fmt.Fprintf(&buf, "%s %s -> %s\n", label, c.Before, c.After)
 		}
 	}
 	return buf.Bytes()
@@ -183,7 +210,11 @@ func normalFlags(o Outcome) Outcome {
 }
 
 func outcomeText(o Outcome) string {
-	return fmt.Sprintf("%s %s within %s flags %v", o.Pathway, o.Priority, o.RespondWithin, normalFlags(o).Flags)
+	s := fmt.Sprintf("%s, %s, within %s", o.Pathway, o.Priority, o.RespondWithin)
+	if len(o.Flags) > 0 {
+		s += ", flags " + strings.Join(o.Flags, ", ")
+	}
+	return s
 }
 
 func ruleText(r Rule) string {
@@ -191,6 +222,54 @@ func ruleText(r Rule) string {
 }
 
 func testText(t TestCase) string {
-	e := t.Expect
-	return fmt.Sprintf("answers %v subject %v expect %s %s %s %v", t.Answers, t.Subject, e.Pathway, e.Rule, e.Priority, e.Flags)
+	s := "answers " + valueText(t.Answers)
+	if len(t.Subject) > 0 {
+		s += ", subject " + valueText(t.Subject)
+	}
+	return s + "; " + expectText(t.Expect)
+}
+
+// expectText is what a test expects, naming only what it checks.
+func expectText(e TestExpect) string {
+	s := "expect " + e.Pathway
+	if e.Rule != "" {
+		s += ", rule " + e.Rule
+	}
+	if e.Priority != "" {
+		s += ", priority " + string(e.Priority)
+	}
+	if len(e.Flags) > 0 {
+		s += ", flags " + strings.Join(e.Flags, ", ")
+	}
+	return s
+}
+
+// valueText writes a parameter or an answer as it is written in a rule-set file: maps in YAML's
+// flow style with sorted keys, lists in brackets.
+func valueText(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + valueText(x[k])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = valueText(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case string:
+		return strconv.Quote(x)
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprint(x)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -147,6 +148,9 @@ type Decided struct {
 // Decide finds the form, validates and scores the submission, and evaluates it under the version
 // of the form's rule set that was active when it was authored (received, when it says not).
 func (e *Engine) Decide(ctx context.Context, sub *Submission, received time.Time) (*Decided, error) {
+	if strings.TrimSpace(sub.Form) == "" {
+		return nil, problemError("form", "is missing; give the id of the form the answers are for, such as mental-health")
+	}
 	form, err := e.Store.Form(ctx, sub.Form, sub.FormVersion)
 	if failure.CodeOf(err) == failure.NotFound {
 		field := "form"
