@@ -108,6 +108,8 @@ type remoteProblem struct {
 		Field  string `json:"field"`
 		Reason string `json:"reason"`
 	} `json:"errors"`
+	// Gate is the review gate's report of a draft refused at submission.
+	Gate json.RawMessage `json:"gate,omitempty"`
 }
 
 // call sends the request with the token and prints the server's JSON answer on standard output;
@@ -174,6 +176,10 @@ func (r *remote) refusal(resp *http.Response, body []byte) error {
 	isProblem := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json")
 	switch {
 	case isProblem && json.Unmarshal(body, &p) == nil:
+		if len(p.Gate) > 0 && string(p.Gate) != "null" {
+			// A refused submit carries its gate report, which is shown as the local one is.
+			_ = r.printJSON(p.Gate)
+		}
 		if p.Title != "" {
 			fmt.Fprintf(&msg, ": %s", p.Title)
 		}

@@ -2,16 +2,24 @@ package directory
 
 import (
 	"strings"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geo"
 )
 
 // Filter holds the HSDS and Open Referral UK query filters of GET /services; zero fields do not
-// filter.
+// filter. Ids may be given as UUIDs or as the publisher's own codes, which are mapped by
+// RecordUUID as on import.
 type Filter struct {
 	// TaxonomyTermID keeps services with an attribute linking this taxonomy term id.
 	TaxonomyTermID string
+	// TaxonomyID keeps services with an attribute linking a term of this taxonomy.
+	TaxonomyID string
+	// OrganizationID keeps services this organization provides.
+	OrganizationID string
+	// ModifiedAfter keeps services whose last_modified is on or after it.
+	ModifiedAfter time.Time
 	// Lat and Lon are the point a postcode resolved to (the caller resolves it); with Proximity
 	// in metres above zero, a service is kept when one of its locations lies within Proximity of
 	// the point or one of its service areas contains it, so visiting teams are found too; a
@@ -24,15 +32,25 @@ type Filter struct {
 	Search string
 }
 
-// Filter returns the services that pass every filter in f, sorted by id and read-only like
+// Filter returns the services that pass every filter in f, sorted by code and read-only like
 // Service; page the result with Page.
 func (ix *Index) Filter(f Filter) []Service {
 	words := strings.Fields(strings.ToLower(f.Search))
 	pt := orb.Point{f.Lon, f.Lat}
+	term, taxonomy, org := idMatcher(f.TaxonomyTermID), idMatcher(f.TaxonomyID), idMatcher(f.OrganizationID)
 	var out []Service
 	for i := range ix.services {
 		cs := &ix.services[i]
-		if f.TaxonomyTermID != "" && !hasTerm(&cs.svc, f.TaxonomyTermID) {
+		if term != nil && !hasTerm(cs.attributes, term) {
+			continue
+		}
+		if taxonomy != nil && !hasTaxonomy(cs.attributes, taxonomy) {
+			continue
+		}
+		if org != nil && !org(cs.svc.organizationID()) {
+			continue
+		}
+		if !f.ModifiedAfter.IsZero() && (cs.modified.IsZero() || cs.modified.Before(f.ModifiedAfter)) {
 			continue
 		}
 		if f.MinimumAge != nil && float64(*f.MinimumAge) > cs.maxAge {
@@ -52,9 +70,32 @@ func (ix *Index) Filter(f Filter) []Service {
 	return out
 }
 
-func hasTerm(s *Service, id string) bool {
-	for _, a := range s.Attributes {
-		if a.TaxonomyTermID == id || a.TaxonomyTerm != nil && a.TaxonomyTerm.ID == id {
+// idMatcher matches an id given as a UUID or as a code; nil when no id is given.
+func idMatcher(want string) func(string) bool {
+	if want == "" {
+		return nil
+	}
+	mapped := RecordUUID(want)
+	return func(id string) bool { return id != "" && (id == want || id == mapped) }
+}
+
+func hasTerm(attrs []Attribute, match func(string) bool) bool {
+	for _, a := range attrs {
+		if match(a.TaxonomyTermID) || a.TaxonomyTerm != nil && match(a.TaxonomyTerm.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasTaxonomy matches a term's taxonomy by its id, its detail's id, or its name.
+func hasTaxonomy(attrs []Attribute, match func(string) bool) bool {
+	for _, a := range attrs {
+		t := a.TaxonomyTerm
+		if t == nil {
+			continue
+		}
+		if match(t.TaxonomyID) || match(t.Taxonomy) || t.TaxonomyDetail != nil && match(t.TaxonomyDetail.ID) {
 			return true
 		}
 	}

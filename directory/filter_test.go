@@ -1,9 +1,12 @@
 package directory
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestFilter(t *testing.T) {
@@ -70,5 +73,92 @@ func TestIndexAccessors(t *testing.T) {
 	}
 	if got := ix.Pathways(); !reflect.DeepEqual(got, []string{pathwayStep2, "x", "y"}) {
 		t.Errorf("Pathways() = %v", got)
+	}
+}
+
+func TestFilterHSDSParameters(t *testing.T) {
+	org := func(id string) serviceOption { return func(s *Service) { s.OrganizationID = id } }
+	modified := func(at string) serviceOption { return func(s *Service) { s.LastModified = at } }
+	services := []Service{
+		newService("a", org("council"), modified("2026-01-05T08:00:00Z"), withPathways("p1")),
+		newService("b", org(RecordUUID("trust")), modified("2026-02-01T00:00:00+01:00")),
+		func() Service {
+			s := newService("c", withEligibility("true"))
+			s.Organization = &Organization{ID: "council"} // only the nested organization names it
+			return s
+		}(),
+	}
+	ix := mustIndex(t, services)
+	at := func(v string) time.Time {
+		tm, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	tests := []struct {
+		name   string
+		filter Filter
+		want   []string
+	}{
+		{"organization by code", Filter{OrganizationID: "council"}, []string{"a", "c"}},
+		{"organization by the UUID of its code", Filter{OrganizationID: RecordUUID("trust")}, []string{"b"}},
+		{"organization code mapped to its UUID", Filter{OrganizationID: "trust"}, []string{"b"}},
+		{"taxonomy by name", Filter{TaxonomyID: PathwayTaxonomy}, []string{"a", "b", "c"}},
+		{"taxonomy of Carepath's eligibility attribute, by UUID", Filter{TaxonomyID: RecordUUID(EligibilityTaxonomy)}, []string{"c"}},
+		{"taxonomy term by code", Filter{TaxonomyTermID: "term-p1"}, []string{"a"}},
+		{"modified on or after", Filter{ModifiedAfter: at("2026-01-05T08:00:00Z")}, []string{"a", "b"}},
+		{"modified after, offsets compared as instants", Filter{ModifiedAfter: at("2026-01-31T23:00:00Z")}, []string{"b"}},
+		{"modified after everything", Filter{ModifiedAfter: at("2026-01-31T23:00:01Z")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, s := range ix.Filter(tc.filter) {
+				got = append(got, s.ID)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenderViews(t *testing.T) {
+	services, err := ParseHSDS(readTestdata(t, "services.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := RenderPage(Page(services, 1, 10), ListView)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range page.Contents {
+		var m map[string]any
+		if err := json.Unmarshal(item, &m); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range m {
+			if _, many := v.([]any); many {
+				t.Errorf("list view keeps the one-to-many member %s", k)
+			}
+		}
+		if m["id"] == nil || m["name"] == nil || m["status"] == nil {
+			t.Errorf("list view lacks a required member: %s", item)
+		}
+	}
+	minimal, err := services[0].Render(MinimalView)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]any
+	_ = json.Unmarshal(minimal, &keys)
+	if len(keys) != 3 || keys["id"] == nil || keys["name"] == nil || keys["status"] == nil {
+		t.Errorf("minimal view: %s", minimal)
+	}
+	full, err := services[0].Render(FullView)
+	want, _ := json.Marshal(services[0])
+	if err != nil || !bytes.Equal(full, want) {
+		t.Errorf("full view differs from the service's JSON: %v", err)
 	}
 }

@@ -63,7 +63,7 @@ func withEligibility(expr string) serviceOption {
 func withCapacity(available ...float64) serviceOption {
 	return func(s *Service) {
 		for i, a := range available {
-			s.Capacities = append(s.Capacities, ServiceCapacity{ID: fmt.Sprintf("%s-cap%d", s.ID, i), Unit: &Unit{ID: "u", Name: "places"}, Available: a})
+			s.Capacities = append(s.Capacities, ServiceCapacity{ID: fmt.Sprintf("%s-cap%d", s.ID, i), Available: a})
 		}
 	}
 }

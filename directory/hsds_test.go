@@ -60,6 +60,9 @@ func TestParseHSDSShapes(t *testing.T) {
 		{name: "bad field names id", input: `[{"id":"a","name":"A"},{"id":"b","minimum_age":"old"}]`, wantErr: `service "b"`},
 		{name: "bad field without id names index", input: `[{"id":"a","name":"A"},{"minimum_age":"old"}]`, wantErr: `service [1]`},
 		{name: "bad extent", input: `[{"id":"x","service_areas":[{"id":"s","extent":12}]}]`, wantErr: "extent"},
+		{name: "a member given twice", input: `[{"id":"x","name":"A","name":"B","status":"active"}]`, wantErr: `service "x": member "name" is given twice`},
+		{name: "carepath_eligibility not a string", input: `[{"id":"x","carepath_eligibility":true}]`, wantErr: "carepath_eligibility: want a string"},
+		{name: "a UUID id is its own code", input: `[{"id":"ac148810-d857-441c-9679-408f346de14b","name":"U","status":"active"}]`, wantIDs: []string{"ac148810-d857-441c-9679-408f346de14b"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,12 +78,31 @@ func TestParseHSDSShapes(t *testing.T) {
 			}
 			ids := []string{}
 			for _, s := range got {
-				ids = append(ids, s.ID)
+				ids = append(ids, s.Code)
+				if s.ID != RecordUUID(s.Code) {
+					t.Errorf("service %s has id %s, want %s", s.Code, s.ID, RecordUUID(s.Code))
+				}
 			}
 			if !reflect.DeepEqual(ids, tc.wantIDs) {
-				t.Errorf("ids = %v, want %v", ids, tc.wantIDs)
+				t.Errorf("codes = %v, want %v", ids, tc.wantIDs)
 			}
 		})
+	}
+}
+
+// TestMemberNamesAreExact: a member whose name differs from an HSDS one only in case is kept as
+// an unknown member, never read as the HSDS member.
+func TestMemberNamesAreExact(t *testing.T) {
+	got, err := ParseHSDS([]byte(`{"id":"x","NAME":"Shout","name":"Quiet","status":"active"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Name != "Quiet" {
+		t.Errorf("name = %q", got[0].Name)
+	}
+	out, _ := json.Marshal(got[0])
+	if !bytes.Contains(out, []byte(`"NAME":"Shout"`)) || !bytes.Contains(out, []byte(`"name":"Quiet"`)) {
+		t.Errorf("members not kept as given: %s", out)
 	}
 }
 
@@ -145,7 +167,7 @@ func canonicalAll(services []Service) []Service {
 	for i, s := range services {
 		out[i] = canonical(s)
 	}
-	slices.SortFunc(out, func(a, b Service) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b Service) int { return strings.Compare(a.key(), b.key()) })
 	return out
 }
 
@@ -217,6 +239,9 @@ func TestPage(t *testing.T) {
 			for _, s := range p.Contents {
 				ids += s.ID
 			}
+			if p.Size != len(p.Contents) {
+				t.Errorf("size %d, want the %d services on the page", p.Size, len(p.Contents))
+			}
 			if ids != tc.wantIDs || p.TotalPages != tc.wantPages || p.PageNumber != tc.wantPage ||
 				p.FirstPage != tc.wantFirst || p.LastPage != tc.wantLast || p.Empty != tc.wantEmpty || p.TotalItems != 7 {
 				t.Errorf("got ids %q %+v", ids, p)
@@ -272,6 +297,8 @@ func FuzzParseHSDS(f *testing.F) {
 	f.Add(readTestdata(f, "services.json"))
 	f.Add([]byte(`[{"id":"a","name":"A","status":"active","minimum_age":3}]`))
 	f.Add([]byte(`{"contents":[{"id":"x","service_areas":[{"id":"s","extent":{"type":"Polygon"}}]}]}`))
+	f.Add(readTestdata(f, "hsds-3.1/examples/service_full.json"))
+	f.Add(readTestdata(f, "legacy-services.json"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		services, err := ParseHSDS(data)
 		if err != nil {

@@ -90,6 +90,7 @@ type Result struct {
 
 // Candidate is a service kept for the subject, with why it was kept.
 type Candidate struct {
+	// ServiceID is the service's Code: the publisher's own code, or its HSDS id when it had none.
 	ServiceID      string `json:"service_id"`
 	ServiceName    string `json:"service_name"`
 	OrganizationID string `json:"organization_id,omitempty"`
@@ -135,8 +136,8 @@ type pathwayList struct {
 
 // Index is an immutable, compiled services directory; it is safe for concurrent use.
 type Index struct {
-	services []compiledService // sorted by id
-	byID     map[string]int
+	services []compiledService // sorted by code
+	byID     map[string]int    // HSDS id and code
 	pathways map[string]*pathwayList
 }
 
@@ -156,15 +157,16 @@ func NewIndex(services []Service) (*Index, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("directory: unable to build index: %w", &ValidationError{Problems: problems})
 	}
-	slices.SortFunc(compiled, func(a, b compiledService) int { return strings.Compare(a.svc.ID, b.svc.ID) })
+	slices.SortFunc(compiled, func(a, b compiledService) int { return strings.Compare(a.svc.key(), b.svc.key()) })
 	ix := &Index{
 		services: compiled,
-		byID:     make(map[string]int, len(compiled)),
+		byID:     make(map[string]int, 2*len(compiled)),
 		pathways: map[string]*pathwayList{},
 	}
 	for i := range compiled {
 		cs := &compiled[i]
 		ix.byID[cs.svc.ID] = i
+		ix.byID[cs.svc.key()] = i
 		b := box{cs.bound.Min.Lon(), cs.bound.Min.Lat(), cs.bound.Max.Lon(), cs.bound.Max.Lat()}
 		for _, p := range cs.pathways {
 			pl := ix.pathways[p]
@@ -193,8 +195,8 @@ func statusClass(status string) uint8 {
 // Len is the number of services in the index.
 func (ix *Index) Len() int { return len(ix.services) }
 
-// Service returns the service with the given id, for GET /services/{id}; its nested lists are
-// the index's own, so callers must treat it as read-only.
+// Service returns the service with the given HSDS id or code, for GET /services/{id}; its nested
+// lists are the index's own, so callers must treat it as read-only.
 func (ix *Index) Service(id string) (Service, bool) {
 	i, ok := ix.byID[id]
 	if !ok {
@@ -203,7 +205,7 @@ func (ix *Index) Service(id string) (Service, bool) {
 	return ix.services[i].svc, true
 }
 
-// Services returns every service sorted by id, read-only like Service.
+// Services returns every service sorted by code, read-only like Service.
 func (ix *Index) Services() []Service {
 	out := make([]Service, len(ix.services))
 	for i := range ix.services {
@@ -306,7 +308,7 @@ func (m *matcher) reject(member int32, code ReasonCode, detail func(*compiledSer
 	m.counts[reasonIndex(code)]++
 	if m.q.IncludeRejected {
 		cs := &m.ix.services[member]
-		m.res.Rejected = append(m.res.Rejected, Rejection{ServiceID: cs.svc.ID, ServiceName: cs.svc.Name, Reason: code, Detail: detail(cs)})
+		m.res.Rejected = append(m.res.Rejected, Rejection{ServiceID: cs.svc.key(), ServiceName: cs.svc.Name, Reason: code, Detail: detail(cs)})
 	}
 }
 
@@ -391,7 +393,7 @@ func (m *matcher) keep(cs *compiledService, areaIdx int, opensAt time.Time) {
 const reasonsPerCandidate = 6
 
 // finish ranks the kept services by travel time (unknown last), then available capacity
-// (unlimited first, more first), then id, so equal inputs always rank the same; then it builds
+// (unlimited first, more first), then code, so equal inputs always rank the same; then it builds
 // the candidates and fills the counts.
 func (m *matcher) finish() {
 	slices.SortFunc(m.kept, func(a, b kept) int {
@@ -401,7 +403,7 @@ func (m *matcher) finish() {
 		if c := cmp.Compare(b.available, a.available); c != 0 {
 			return c
 		}
-		return strings.Compare(a.service.svc.ID, b.service.svc.ID)
+		return strings.Compare(a.service.svc.key(), b.service.svc.key())
 	})
 	if len(m.kept) > 0 {
 		cands := make([]Candidate, len(m.kept))
@@ -410,7 +412,7 @@ func (m *matcher) finish() {
 			k := &m.kept[i]
 			cs := k.service
 			c := &cands[i]
-			c.ServiceID, c.ServiceName, c.OrganizationID, c.OpensAt = cs.svc.ID, cs.svc.Name, cs.svc.OrganizationID, k.opensAt
+			c.ServiceID, c.ServiceName, c.OrganizationID, c.OpensAt = cs.svc.key(), cs.svc.Name, cs.svc.organizationID(), k.opensAt
 			if k.location >= 0 {
 				c.LocationID, c.TravelMinutes = cs.points[k.location].id, &k.travel
 			}

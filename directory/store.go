@@ -45,23 +45,28 @@ type SQLStore struct {
 func NewSQLStore(db *database.DB) *SQLStore { return &SQLStore{DB: db} }
 
 // PutServices validates services against the HSDS rules and known pathway codes, then upserts each
-// service document by id in one transaction.
+// service as its HSDS 3.1 document, keyed by its code, in one transaction. A service without
+// last_modified is stamped with now, so that HSDS clients can ask what changed since.
 func (s *SQLStore) PutServices(ctx context.Context, services []Service, knownPathway func(string) bool, now time.Time) (int, error) {
 	if err := Validate(services, knownPathway); err != nil {
 		return 0, failure.Errorf(failure.Invalid, "%w", err)
 	}
 	seen := make(map[string]int, len(services))
 	for i, svc := range services {
-		if j, dup := seen[svc.ID]; dup {
-			return 0, failure.Errorf(failure.Invalid, "directory: service %q field id: duplicate of record [%d] at [%d]", svc.ID, j, i)
+		if j, dup := seen[svc.key()]; dup {
+			return 0, failure.Errorf(failure.Invalid, "directory: service %q field id: duplicate of record [%d] at [%d]", svc.key(), j, i)
 		}
-		seen[svc.ID] = i
+		seen[svc.key()] = i
 	}
 	docs := make([]string, len(services))
 	for i, svc := range services {
-		b, err := json.Marshal(canonical(svc))
+		svc = canonical(svc)
+		if svc.LastModified == "" {
+			svc.LastModified = now.UTC().Format(time.RFC3339)
+		}
+		b, err := json.Marshal(svc)
 		if err != nil {
-			return 0, fmt.Errorf("directory: unable to encode service %q: %w", svc.ID, err)
+			return 0, fmt.Errorf("directory: unable to encode service %q: %w", svc.key(), err)
 		}
 		docs[i] = string(b)
 	}
@@ -70,8 +75,8 @@ func (s *SQLStore) PutServices(ctx context.Context, services []Service, knownPat
 			ON CONFLICT (id) DO UPDATE SET document = excluded.document, revision = services.revision + 1,
 			updated_at = excluded.updated_at`)
 		for i, svc := range services {
-			if _, err := tx.ExecContext(ctx, q, svc.ID, docs[i], database.NewTime(now)); err != nil {
-				return fmt.Errorf("directory: unable to store service %q: %w", svc.ID, err)
+			if _, err := tx.ExecContext(ctx, q, svc.key(), docs[i], database.NewTime(now)); err != nil {
+				return fmt.Errorf("directory: unable to store service %q: %w", svc.key(), err)
 			}
 		}
 		return nil
@@ -82,7 +87,8 @@ func (s *SQLStore) PutServices(ctx context.Context, services []Service, knownPat
 	return len(services), nil
 }
 
-// Services returns every stored service, sorted by id.
+// Services returns every stored service, sorted by code; documents stored by an older Carepath
+// are read as HSDS 3.1 like any import.
 func (s *SQLStore) Services(ctx context.Context) ([]Service, error) {
 	var rows []struct {
 		ID       string `db:"id"`

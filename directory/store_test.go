@@ -73,7 +73,8 @@ func TestStoredDirectoryRefusesBadImportAndChangesNothing(t *testing.T) {
 			{"bad polygon", `service "svc-crisis" field service_areas[0].extent`, func(s *directory.Service) {
 				s.ServiceAreas[0].Extent = `{"type":"Polygon","coordinates":[[[0,0],[1,1]]]}`
 			}, nil},
-			{"missing id", "service [4] field id", func(s *directory.Service) { s.ID = "" }, nil},
+			{"missing id", `service "svc-crisis" field id: missing`, func(s *directory.Service) { s.ID = "" }, nil},
+			{"missing id and code", "service [4] field id", func(s *directory.Service) { s.ID, s.Code = "", "" }, nil},
 			{"unknown pathway", "no-such-pathway", func(s *directory.Service) {
 				s.Attributes[0].TaxonomyTerm.Code = "no-such-pathway"
 			}, func(id string) bool { return id != "no-such-pathway" }},
@@ -106,7 +107,8 @@ func TestEveryRejectionReasonThroughTheStore(t *testing.T) {
 		services := demoServices(t)
 		// An inactive copy of the crisis team, so every reason has a service showing it.
 		retired := services[4]
-		retired.ID, retired.Status = "svc-crisis-retired", directory.StatusInactive
+		retired.Code, retired.Status = "svc-crisis-retired", directory.StatusInactive
+		retired.ID = directory.RecordUUID(retired.Code)
 		services = append(services, retired)
 		if _, err := store.PutServices(ctx, services, nil, storeNow); err != nil {
 			t.Fatal(err)

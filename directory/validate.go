@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"github.com/paulmach/orb"
@@ -70,13 +71,15 @@ type compiledService struct {
 	maxAge       float64 // +Inf when unset
 	areas        []area
 	bound        orb.Bound
-	schedules    []weekly
+	schedules    []openings
 	hasSchedules bool
 	limited      bool    // has at least one capacity record
 	available    float64 // smallest available across capacity records: any exhausted unit blocks
 	points       []locPoint
 	eligibility  cel.Program
-	searchText   string // lower-cased name and description for Filter
+	searchText   string      // lower-cased name and description for Filter
+	modified     time.Time   // last_modified; zero when not given
+	attributes   []Attribute // every attribute the service's HSDS document has, Carepath's own too
 
 	// Precomputed explanations, so Match formats little per query.
 	areaReason     []string // per area, for a kept candidate
@@ -93,9 +96,10 @@ func compileServices(services []Service, knownPathway func(string) bool, comp *e
 	var problems []Problem
 	out := make([]compiledService, len(services))
 	firstByID := make(map[string]int, len(services))
+	firstByCode := make(map[string]int, len(services))
 	for i := range services {
 		s := &services[i]
-		rec := recordName(i, s.ID)
+		rec := recordName(i, s.key())
 		add := func(field, reason string) {
 			problems = append(problems, Problem{Record: rec, Field: field, Reason: reason})
 		}
@@ -105,6 +109,13 @@ func compileServices(services []Service, knownPathway func(string) bool, comp *e
 			add("id", fmt.Sprintf("duplicate: also used by service [%d]", j))
 		} else {
 			firstByID[s.ID] = i
+		}
+		if code := s.key(); s.Code != "" && s.Code != s.ID {
+			if j, dup := firstByCode[code]; dup {
+				add("attributes", fmt.Sprintf("duplicate service code %q: also used by service [%d]", code, j))
+			} else {
+				firstByCode[code] = i
+			}
 		}
 		if strings.TrimSpace(s.Name) == "" {
 			add("name", "missing")
@@ -118,6 +129,13 @@ func compileServices(services []Service, knownPathway func(string) bool, comp *e
 		}
 
 		cs := compiledService{svc: *s, status: s.Status, minAge: math.Inf(-1), maxAge: math.Inf(1)}
+		if s.LastModified != "" {
+			t, err := time.Parse(time.RFC3339, s.LastModified)
+			if err != nil {
+				add("last_modified", fmt.Sprintf("%q is not an RFC 3339 date-time", s.LastModified))
+			}
+			cs.modified = t
+		}
 		if s.MinimumAge != nil {
 			cs.minAge = *s.MinimumAge
 			if cs.minAge < 0 {
@@ -209,6 +227,11 @@ func compileServices(services []Service, knownPathway func(string) bool, comp *e
 
 		for ai, a := range s.Attributes {
 			t := a.TaxonomyTerm
+			if t != nil && (t.Taxonomy == CodeTaxonomy || t.Taxonomy == EligibilityTaxonomy) {
+				add(fmt.Sprintf("attributes[%d].taxonomy_term.taxonomy", ai),
+					fmt.Sprintf("a second %s attribute: a service has one", t.Taxonomy))
+				continue
+			}
 			if t == nil || t.Taxonomy != PathwayTaxonomy {
 				continue
 			}
@@ -222,6 +245,7 @@ func compileServices(services []Service, knownPathway func(string) bool, comp *e
 			}
 		}
 		cs.pathways = s.Pathways()
+		cs.attributes = s.withCarepathAttributes()
 
 		cs.explain()
 		out[i] = cs

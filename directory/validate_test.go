@@ -60,6 +60,19 @@ func TestValidate(t *testing.T) {
 			want: []want{{`"a"`, "service_at_locations[0].location.latitude", "out of range"}}},
 		{name: "negative capacity", services: []Service{newService("a", withCapacity(-2))},
 			want: []want{{`"a"`, "capacities[0].available", "negative"}}},
+		{name: "last_modified not a date-time", services: []Service{func() Service { s := newService("a"); s.LastModified = "yesterday"; return s }()},
+			want: []want{{`"a"`, "last_modified", "RFC 3339"}}},
+		{name: "two services under one code", services: []Service{
+			func() Service { s := newService(RecordUUID("x")); s.Code = "x"; return s }(),
+			func() Service { s := newService(RecordUUID("y")); s.Code = "x"; return s }(),
+		}, want: []want{{`"x"`, "attributes", `duplicate service code "x"`}}},
+		{name: "a second eligibility attribute", services: []Service{func() Service {
+			s := newService("a")
+			s.Attributes = append(s.Attributes, eligibilityAttribute("a", "a", "true"))
+			return s
+		}()}, want: []want{{`"a"`, "attributes[1].taxonomy_term.taxonomy", "a second carepath-eligibility attribute"}}},
+		{name: "zoned schedule with a fortnightly rule", services: []Service{newService("a", withSchedule(Schedule{ID: "s", Interval: num(2), Byday: "MO", OpensAt: "09:00+01:00", ClosesAt: "17:00+01:00"}))},
+			want: []want{{`"a"`, "schedules[0].interval", "needs dtstart"}}},
 		{name: "every problem listed across services", services: []Service{
 			newService("a", withAges(9, 3)),
 			newService("", withEligibility("nope(")),

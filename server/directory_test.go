@@ -76,11 +76,11 @@ func TestServicesAPI(t *testing.T) {
 			notContain string
 		}{
 			{"", 200, 12, `"total_pages": 1`, ""},
-			{"?per_page=5&page=3", 200, 12, `"page_number": 3`, ""},
-			{"?taxonomy_term_id=term-talking-therapies-step2", 200, 3, "svc-talking-youth", "svc-crisis"},
-			{"?minimum_age=30&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "svc-talking-central", "svc-talking-youth"},
-			{"?postcode=ZX1%201AA&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "svc-talking-central", "svc-talking-south"},
-			{"?search=reablement%20home", 200, 1, "svc-reablement", ""},
+			{"?per_page=5&page=3", 200, 12, `"size": 2`, ""},
+			{"?taxonomy_term_id=term-talking-therapies-step2", 200, 3, "Youth Talking Therapies", "Crisis Resolution"},
+			{"?minimum_age=30&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "(central team)", "Youth Talking"},
+			{"?postcode=ZX1%201AA&taxonomy_term_id=term-talking-therapies-step2", 200, 2, "(central team)", "(south team)"},
+			{"?search=reablement%20home", 200, 1, "Home First Reablement", ""},
 			{"?minimum_age=old", 422, 0, `"field":"minimum_age"`, ""},
 			{"?postcode=ZX9%209ZZ", 422, 0, `"field":"postcode"`, ""},
 			{"?proximity=500", 422, 0, `"field":"proximity"`, ""},
@@ -100,7 +100,7 @@ func TestServicesAPI(t *testing.T) {
 				}
 			}
 		}
-		if resp, b := do(t, "GET", srv.URL+"/v1/services/svc-crisis", "", nil); resp.StatusCode != 200 || !strings.Contains(string(b), "Crisis Resolution") {
+		if resp, b := do(t, "GET", srv.URL+"/v1/services/svc-crisis", "", nil); resp.StatusCode != 200 || !strings.Contains(string(b), "Crisis Resolution") || !strings.Contains(string(b), `"value": "svc-crisis"`) {
 			t.Errorf("service: %d %s", resp.StatusCode, b)
 		}
 		if resp, _ := do(t, "GET", srv.URL+"/v1/services/nope", "", nil); resp.StatusCode != 404 {
