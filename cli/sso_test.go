@@ -1,11 +1,8 @@
 package cli_test
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,32 +11,17 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/identity/oidctest"
 )
 
 // TestServeSingleSignOn starts `carepath serve` configured for an OpenID provider running on
 // loopback: the sign-in page offers single sign-on, the provider's JWTs are accepted on the API
 // with the roles the configured map grants, and a token the map grants nothing is refused.
 func TestServeSingleSignOn(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mockoidc.NewServer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
+	m := oidctest.Start(t)
 
 	file := filepath.Join(t.TempDir(), "carepath.yaml")
 	cfg := "auth:\n  oidc:\n    issuer: " + m.Issuer() + "\n    client_id: " + m.ClientID + "\n    client_secret: " + m.ClientSecret +

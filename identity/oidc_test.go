@@ -2,11 +2,8 @@ package identity_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -20,31 +17,11 @@ import (
 
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/identity/oidctest"
 )
 
-// startProvider runs an OpenID provider on loopback with its own freshly made signing key (the
-// library's default key is shared by every instance, which would let a second provider forge
-// the first's tokens and hide a missing signature check).
-func startProvider(t testing.TB) *mockoidc.MockOIDC {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mockoidc.NewServer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
-}
+// startProvider runs an OpenID provider on loopback with its own freshly made signing key.
+func startProvider(t testing.TB) *mockoidc.MockOIDC { return oidctest.Start(t) }
 
 // person is a user of the test provider with the claims Carepath reads.
 type person struct {

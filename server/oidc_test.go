@@ -2,12 +2,9 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,6 +20,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/identity/oidctest"
 	"github.com/carepath/carepath/server"
 )
 
@@ -57,26 +55,7 @@ type ssoEnv struct {
 }
 
 // startProvider runs the test OpenID provider on loopback with a key of its own.
-func startProvider(t *testing.T) *mockoidc.MockOIDC {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mockoidc.NewServer(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	return m
-}
+func startProvider(t *testing.T) *mockoidc.MockOIDC { return oidctest.Start(t) }
 
 func startSSO(t *testing.T, db *database.DB) *ssoEnv {
 	t.Helper()
