@@ -20,6 +20,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/triage"
 )
@@ -95,11 +96,11 @@ func (c *commands) importCases(ctx *cli.Context) error {
 	if bar != nil {
 		in = io.TeeReader(in, bar)
 	}
-	im := &triage.Importer{Store: s.forms, RuleStore: s.rules, Rules: s.engine.Rules, Now: c.now,
+	im := &bulkimport.Importer{Store: s.forms, RuleStore: s.rules, Rules: s.engine.Rules, Now: c.now,
 		BatchSize: ctx.Int("batch"), Workers: max(ctx.Int("workers"), 1), Resume: ctx.Bool("resume")}
 	shown := 0
 	started := time.Now()
-	sum, err := im.Import(sigctx, in, func(r triage.Rejected) error {
+	sum, err := im.Import(sigctx, in, func(r bulkimport.Rejected) error {
 		if shown < maxRejectsShown {
 			fmt.Fprintf(c.io.Stderr, "line %d: %s\n", r.Line, r.Reason)
 		} else if shown == maxRejectsShown {
@@ -118,7 +119,7 @@ func (c *commands) importCases(ctx *cli.Context) error {
 			}{r.Line, r.Reason, string(r.Body)})
 		}
 		return nil
-	}, func(sum triage.ImportSummary) {
+	}, func(sum bulkimport.Summary) {
 		if bar != nil {
 			bar.Describe(fmt.Sprintf("importing: %d stored, %d refused", sum.Stored, sum.Rejected))
 		}

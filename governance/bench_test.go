@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/internal/benchsize"
@@ -28,8 +29,7 @@ func BenchmarkPreviewImpact(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := triage.NewSQLStore(db)
-	batch := make([]triage.Keyed, 0, 5000)
+	batch := make([]bulkimport.Keyed, 0, 5000)
 	moved := 0
 	for i := range n {
 		total := i % 28
@@ -51,9 +51,9 @@ func BenchmarkPreviewImpact(b *testing.B) {
 		if err := triage.Record(&d, &a, fmt.Sprintf("bench-%07d", i), h.clock.t); err != nil {
 			b.Fatal(err)
 		}
-		batch = append(batch, triage.Keyed{Decision: &d})
+		batch = append(batch, bulkimport.Keyed{Decision: &d})
 		if len(batch) == cap(batch) || i == n-1 {
-			if _, err := store.SaveDecisions(ctx, batch); err != nil {
+			if _, err := bulkimport.SaveDecisions(ctx, db, batch); err != nil {
 				b.Fatal(err)
 			}
 			batch = batch[:0]

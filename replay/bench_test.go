@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/internal/benchsize"
@@ -147,7 +148,7 @@ func BenchmarkReplayStored(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			im := &triage.Importer{Store: w.store, RuleStore: w.rules, Rules: w.registry, Now: func() time.Time { return now }, Workers: 2}
+			im := &bulkimport.Importer{Store: w.store, RuleStore: w.rules, Rules: w.registry, Now: func() time.Time { return now }, Workers: 2}
 			if sum, err := im.Import(context.Background(), in, nil, nil); err != nil || sum.Stored != n {
 				b.Fatalf("import: %+v %v", sum, err)
 			}

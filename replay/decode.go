@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carepath/carepath/internal/isodate"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -114,12 +115,9 @@ func decodeFast(x *formIndex, data []byte, received time.Time, out *caseInput) b
 			if !ok {
 				return false
 			}
-			t, ok := parseUTCSeconds(str)
-			if !ok {
-				var err error
-				if t, err = time.Parse(time.RFC3339Nano, string(str)); err != nil {
-					return false
-				}
+			t, err := time.Parse(time.RFC3339Nano, string(str))
+			if err != nil {
+				return false
 			}
 			if y := t.UTC().Year(); y < 1 || y > 9999 {
 				return false
@@ -183,7 +181,7 @@ func validSubject(sub *triage.Subject, hasAuthored bool, authored time.Time) boo
 		if len(sub.BirthDate) != 10 {
 			return false
 		}
-		y, m, day, ok := parseDigitsDate(sub.BirthDate)
+		y, m, day, ok := isodate.Date(sub.BirthDate)
 		if !ok || y < 1 {
 			return false
 		}
@@ -202,64 +200,6 @@ func validSubject(sub *triage.Subject, hasAuthored bool, authored time.Time) boo
 		return false
 	}
 	return true
-}
-
-// parseUTCSeconds reads the shape canonical input writes authored times in, YYYY-MM-DDTHH:MM:SSZ,
-// without time.Parse's generality (a tenth of a replay's decoding); ok is false for anything
-// else, which time.Parse then reads, and for what time.Parse would refuse.
-func parseUTCSeconds[T string | []byte](s T) (time.Time, bool) {
-	if len(s) != 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
-		return time.Time{}, false
-	}
-	y, mo, d, ok := parseDigitsDate(s[:10])
-	if !ok {
-		return time.Time{}, false
-	}
-	h, ok1 := digits(s[11:13])
-	mi, ok2 := digits(s[14:16])
-	sec, ok3 := digits(s[17:19])
-	if !ok1 || !ok2 || !ok3 || h > 23 || mi > 59 || sec > 59 {
-		return time.Time{}, false
-	}
-	return time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC), true
-}
-
-// parseDigitsDate reads YYYY-MM-DD as time.Parse(time.DateOnly) accepts it.
-func parseDigitsDate[T string | []byte](s T) (y, m, d int, ok bool) {
-	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
-		return 0, 0, 0, false
-	}
-	y, ok1 := digits(s[:4])
-	m, ok2 := digits(s[5:7])
-	d, ok3 := digits(s[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
-		return 0, 0, 0, false
-	}
-	return y, m, d, true
-}
-
-func digits[T string | []byte](s T) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int(s[i]-'0')
-	}
-	return n, true
-}
-
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // answer reads one answer the way Validate would convert it, for the item types canonical input

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
@@ -56,7 +57,7 @@ func newWorld(t testing.TB, db *database.DB, form string, n int, seed uint64) (*
 	if err := fixtures.Generate(&lines, fixtures.Generation{Form: form, Cases: n, Seed: seed}); err != nil {
 		t.Fatal(err)
 	}
-	im := &triage.Importer{Store: w.store, RuleStore: w.rules, Rules: w.registry, Now: func() time.Time { return now }, Workers: 2}
+	im := &bulkimport.Importer{Store: w.store, RuleStore: w.rules, Rules: w.registry, Now: func() time.Time { return now }, Workers: 2}
 	if sum, err := im.Import(ctx, bytes.NewReader(lines.Bytes()), nil, nil); err != nil || sum.Stored != n {
 		t.Fatalf("import: %+v, %v", sum, err)
 	}

@@ -1,11 +1,12 @@
 package routing
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // cacheScale rounds coordinates to 1e-5 degrees (about 1.1 m of latitude), so repeat lookups for
@@ -22,22 +23,17 @@ func keyOf(a, b Point) pairKey {
 	return pairKey{roundCoord(a.Lat), roundCoord(a.Lon), roundCoord(b.Lat), roundCoord(b.Lon)}
 }
 
-type cacheEntry struct {
-	key     pairKey
-	minutes float64
-}
-
 // Cached remembers travel times from another Travel in a bounded least-recently-used cache; it is
 // safe for concurrent use. Concurrent misses for the same pair may both ask the inner Travel.
 type Cached struct {
-	inner    Travel
-	capacity int
+	inner Travel
 
-	mu      sync.Mutex
-	order   *list.List // front = most recently used
-	entries map[pairKey]*list.Element
-	hits    uint64
-	misses  uint64
+	// mu guards the cache and the counters together, so a matrix's lookups take the lock once
+	// rather than once per pair, which is why the cache is simplelru's rather than lru's own locked one.
+	mu     sync.Mutex
+	pairs  *simplelru.LRU[pairKey, float64]
+	hits   uint64
+	misses uint64
 }
 
 // NewCached wraps inner with a cache holding at most capacity pairs.
@@ -48,14 +44,18 @@ func NewCached(inner Travel, capacity int) (*Cached, error) {
 	if capacity < 1 {
 		return nil, fmt.Errorf("routing: unable to build travel cache: capacity %d must be at least 1", capacity)
 	}
-	return &Cached{inner: inner, capacity: capacity, order: list.New(), entries: make(map[pairKey]*list.Element)}, nil
+	pairs, err := simplelru.NewLRU[pairKey, float64](capacity, nil)
+	if err != nil {
+		return nil, fmt.Errorf("routing: unable to build travel cache: %w", err)
+	}
+	return &Cached{inner: inner, pairs: pairs}, nil
 }
 
 // Stats reports cache hits, misses and current size, for metrics.
 func (c *Cached) Stats() (hits, misses uint64, size int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.hits, c.misses, c.order.Len()
+	return c.hits, c.misses, c.pairs.Len()
 }
 
 // Matrix implements Travel, asking the inner Travel once for the rows and columns that hold any
@@ -68,9 +68,8 @@ func (c *Cached) Matrix(ctx context.Context, from, to []Point) ([][]float64, err
 	c.mu.Lock()
 	for i, a := range from {
 		for j, b := range to {
-			if el, ok := c.entries[keyOf(a, b)]; ok {
-				c.order.MoveToFront(el)
-				m[i][j] = el.Value.(*cacheEntry).minutes
+			if minutes, ok := c.pairs.Get(keyOf(a, b)); ok {
+				m[i][j] = minutes
 				c.hits++
 				continue
 			}
@@ -112,23 +111,8 @@ func (c *Cached) Matrix(ctx context.Context, from, to []Point) ([][]float64, err
 		for sj, j := range cols {
 			v := sub[si][sj]
 			m[i][j] = v
-			c.put(keyOf(from[i], to[j]), v)
+			c.pairs.Add(keyOf(from[i], to[j]), v)
 		}
 	}
 	return m, nil
-}
-
-// put stores one pair; the caller holds c.mu.
-func (c *Cached) put(k pairKey, minutes float64) {
-	if el, ok := c.entries[k]; ok {
-		el.Value.(*cacheEntry).minutes = minutes
-		c.order.MoveToFront(el)
-		return
-	}
-	if c.order.Len() >= c.capacity {
-		last := c.order.Back()
-		c.order.Remove(last)
-		delete(c.entries, last.Value.(*cacheEntry).key)
-	}
-	c.entries[k] = c.order.PushFront(&cacheEntry{key: k, minutes: minutes})
 }

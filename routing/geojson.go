@@ -6,19 +6,10 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
 )
-
-// feature is one GeoJSON Feature with a Point geometry.
-type feature struct {
-	Type       string         `json:"type"`
-	Geometry   pointGeometry  `json:"geometry"`
-	Properties map[string]any `json:"properties"`
-}
-
-type pointGeometry struct {
-	Type        string     `json:"type"`
-	Coordinates [2]float64 `json:"coordinates"`
-}
 
 // DayGeoJSON writes a day's visits and the bases of the practitioners making them as a GeoJSON
 // FeatureCollection for a mapping platform: visits first by start then id, then bases by
@@ -38,25 +29,23 @@ func DayGeoJSON(visits []StoredVisit, practitioners []Practitioner, loc *time.Lo
 	for i := range practitioners {
 		byID[practitioners[i].ID] = &practitioners[i]
 	}
-	features := make([]feature, 0, len(vs)*2)
+	fc := geojson.NewFeatureCollection()
 	visiting := map[string]int{}
 	for _, v := range vs {
 		visiting[v.PractitionerID]++
-		features = append(features, feature{
-			Type:     "Feature",
-			Geometry: pointGeometry{Type: "Point", Coordinates: [2]float64{v.Loc.Lon, v.Loc.Lat}},
-			Properties: map[string]any{
-				"kind":         "visit",
-				"id":           v.ID,
-				"decision_id":  v.CaseID,
-				"practitioner": v.PractitionerID,
-				"service":      v.ServiceID,
-				"pathway":      v.Pathway,
-				"time":         v.Start.In(loc).Format(time.RFC3339),
-				"end":          v.End.In(loc).Format(time.RFC3339),
-				"pinned":       v.Pinned,
-			},
-		})
+		f := geojson.NewFeature(orb.Point{v.Loc.Lon, v.Loc.Lat})
+		f.Properties = geojson.Properties{
+			"kind":         "visit",
+			"id":           v.ID,
+			"decision_id":  v.CaseID,
+			"practitioner": v.PractitionerID,
+			"service":      v.ServiceID,
+			"pathway":      v.Pathway,
+			"time":         v.Start.In(loc).Format(time.RFC3339),
+			"end":          v.End.In(loc).Format(time.RFC3339),
+			"pinned":       v.Pinned,
+		}
+		fc.Append(f)
 	}
 	ids := make([]string, 0, len(visiting))
 	for id := range visiting {
@@ -68,21 +57,19 @@ func DayGeoJSON(visits []StoredVisit, practitioners []Practitioner, loc *time.Lo
 		if !ok {
 			continue // a practitioner removed from the roster still has visits, but no base to show
 		}
-		features = append(features, feature{
-			Type:     "Feature",
-			Geometry: pointGeometry{Type: "Point", Coordinates: [2]float64{p.Base.Lon, p.Base.Lat}},
-			Properties: map[string]any{
-				"kind":         "base",
-				"practitioner": p.ID,
-				"name":         p.Name,
-				"visits":       visiting[id],
-			},
-		})
+		f := geojson.NewFeature(orb.Point{p.Base.Lon, p.Base.Lat})
+		f.Properties = geojson.Properties{
+			"kind":         "base",
+			"practitioner": p.ID,
+			"name":         p.Name,
+			"visits":       visiting[id],
+		}
+		fc.Append(f)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"type": "FeatureCollection", "features": features}); err != nil {
+	if err := enc.Encode(fc); err != nil {
 		return nil, fmt.Errorf("routing: unable to export visits: %w", err)
 	}
 	return buf.Bytes(), nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geo"
 )
 
 // Point is a WGS84 position in decimal degrees.
@@ -89,18 +92,15 @@ func (g GreatCircle) params() (detour, speed, overhead float64) {
 	return detour, speed, overhead
 }
 
-// DistanceKM is the haversine great-circle distance between a and b in kilometres.
+// DistanceKM is the haversine great-circle distance between a and b in kilometres, on the mean
+// Earth radius rather than orb's equatorial one, so travel estimates keep their calibration.
 func DistanceKM(a, b Point) float64 {
-	const rad = math.Pi / 180
-	dLat := (b.Lat - a.Lat) * rad
-	dLon := (b.Lon - a.Lon) * rad
-	s1 := math.Sin(dLat / 2)
-	s2 := math.Sin(dLon / 2)
-	h := s1*s1 + math.Cos(a.Lat*rad)*math.Cos(b.Lat*rad)*s2*s2
-	if h > 1 {
-		h = 1
+	m := geo.DistanceHaversine(orb.Point{a.Lon, a.Lat}, orb.Point{b.Lon, b.Lat})
+	if math.IsNaN(m) && a.Valid() && b.Valid() {
+		// Rounding can put nearly antipodal points a hair past half the globe.
+		return math.Pi * earthRadiusKM
 	}
-	return 2 * earthRadiusKM * math.Asin(math.Sqrt(h))
+	return m / orb.EarthRadius * earthRadiusKM
 }
 
 // Between is the estimated travel in minutes from a to b; identical points cost nothing because

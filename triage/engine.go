@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/sethvargo/go-retry"
 
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/routing"
@@ -119,17 +120,21 @@ func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts 
 	var (
 		stored  *Decision
 		created bool
-		err     error
 	)
-	for attempt := 1; ; attempt++ {
+	retries := 0
+	if contended != nil {
+		retries = attempts // the last try, once every booking attempt has lost, books nothing
+	}
+	attempt := 0
+	err := retry.Do(ctx, retryAtOnce(retries), func(ctx context.Context) error {
+		attempt++
+		var err error
 		stored, created, err = e.Store.SaveDecision(ctx, &decision.Decision, key, book)
-		if err == nil || contended == nil || !routing.IsSlotTaken(err) {
-			break
-		}
-		if attempt >= attempts {
+		if err = retryIfSlotTaken(err); contended != nil && attempt >= attempts && routing.IsSlotTaken(err) {
 			*contended = true
 		}
-	}
+		return err
+	})
 	if err != nil || !created {
 		return stored, created, err
 	}

@@ -79,7 +79,7 @@ func (d dc) submission() *triage.Submission {
 	a := map[string]any{}
 	spread(a, barthelItems, barthelMax, d.barthel)
 	a["cfs"] = int64(d.cfs)
-	a["lives_alone"], a["has_carer"], a["existing_care_package"] = d.alone, false, false
+	a["usual_residence"], a["lives_alone"], a["has_carer"], a["existing_care_package"] = "own_home", d.alone, false, false
 	a["new_care_needs"], a["requires_24h_care"], a["medically_optimised"] = d.newNeeds, d.needs24h, !d.notOptimised
 	at := authored
 	return &triage.Submission{Form: "discharge", Subject: triage.Subject{Ref: "t-2", Age: ptr(82)}, Answers: a, Authored: &at}
@@ -276,7 +276,8 @@ func TestSubmitStoresAndReproduces(t *testing.T) {
 		if string(a) != string(b) {
 			t.Errorf("stored decision differs from the one returned:\n%s\n%s", a, b)
 		}
-		if got.RuleSet.ID != "mh-triage" || got.RuleSet.Version != 1 || len(got.RuleSet.SHA256) != 64 {
+		// Authored in 2026: the demo's revised version is in force.
+		if got.RuleSet.ID != "mh-triage" || got.RuleSet.Version != fixtures.Revised()["mh-triage"] || len(got.RuleSet.SHA256) != 64 {
 			t.Errorf("ruleset %+v", got.RuleSet)
 		}
 		if _, err := e.Reproduce(ctx, got); err != nil {
@@ -372,7 +373,8 @@ func TestVersionInForceAtAuthoredTime(t *testing.T) {
 			version int
 			pathway string
 		}{
-			{switchAt.Add(-time.Second), 1, "watchful-waiting"},
+			// Before the switch the demo's revised version (caseness 10, like v1) is in force.
+			{switchAt.Add(-time.Second), fixtures.Revised()["mh-triage"], "watchful-waiting"},
 			{switchAt, 2, "talking-therapies-step2"},
 		} {
 			sub := mh{phq9: 9}.submission()
@@ -392,7 +394,7 @@ func TestVersionInForceAtAuthoredTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d.RuleSet.Version != 1 || !d.Authored.Equal(c.now()) {
+		if d.RuleSet.Version != fixtures.Revised()["mh-triage"] || !d.Authored.Equal(c.now()) {
 			t.Errorf("received-time decision used v%d, authored %s", d.RuleSet.Version, d.Authored)
 		}
 		// Before any activation there is no version in force: a clear error, nothing stored.

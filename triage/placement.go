@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/sethvargo/go-retry"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/directory"
@@ -253,14 +254,11 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 	if !pl.located {
 		return nil, failure.Errorf(failure.Conflict, "decision %s: the subject can no longer be located", d.ID)
 	}
-	for attempt := 0; ; attempt++ {
-		err = p.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = retry.Do(ctx, retryAtOnce(max(p.Attempts, 1)-1), func(ctx context.Context) error {
+		return retryIfSlotTaken(p.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 			return p.reassign(ctx, tx, e.Store, pl, d, now, e.NewID)
-		})
-		if err == nil || !routing.IsSlotTaken(err) || attempt+1 >= max(p.Attempts, 1) {
-			break
-		}
-	}
+		}))
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carepath/carepath/internal/isodate"
 	"github.com/carepath/carepath/rules"
 )
 
@@ -225,41 +226,13 @@ func (s Subject) AgeAt(t time.Time) rules.Value {
 	return rules.Value{}
 }
 
-// parseDate reads YYYY-MM-DD without allocating, as it runs on the validation hot path.
+// parseDate reads a birth date, YYYY-MM-DD from year 1 on, without allocating, as it runs on the
+// validation hot path.
 func parseDate(s string) (y, m, d int, ok bool) {
-	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
-		return 0, 0, 0, false
-	}
-	num := func(b string) (int, bool) {
-		n := 0
-		for i := 0; i < len(b); i++ {
-			if b[i] < '0' || b[i] > '9' {
-				return 0, false
-			}
-			n = n*10 + int(b[i]-'0')
-		}
-		return n, true
-	}
-	y, ok1 := num(s[:4])
-	m, ok2 := num(s[5:7])
-	d, ok3 := num(s[8:])
-	if !ok1 || !ok2 || !ok3 || y < 1 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	if y, m, d, ok = isodate.Date(s); !ok || y < 1 {
 		return 0, 0, 0, false
 	}
 	return y, m, d, true
-}
-
-func daysIn(y, m int) int {
-	switch m {
-	case 2:
-		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
 }
 
 // normalPostcode writes UK postcodes one way, so that "sw1a1aa" and "SW1A 1AA" compare equal.

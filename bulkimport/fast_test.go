@@ -1,4 +1,4 @@
-package triage_test
+package bulkimport_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
@@ -20,15 +21,20 @@ import (
 // must give the same assessment and the same canonical bytes.
 func checkFast(t *testing.T, forms []*triage.Form, data []byte) bool {
 	t.Helper()
+	// As the store does: a version when one is given, else the latest.
 	formFor := func(id string, version int) (*triage.Form, error) {
+		var found *triage.Form
 		for _, f := range forms {
-			if f.ID == id && (version == 0 || version == f.Version) {
-				return f, nil
+			if f.ID == id && (version == 0 || version == f.Version) && (found == nil || f.Version > found.Version) {
+				found = f
 			}
 		}
-		return nil, fmt.Errorf("no form %s", id)
+		if found == nil {
+			return nil, fmt.Errorf("no form %s", id)
+		}
+		return found, nil
 	}
-	fast, ok := triage.FastAssess(data, fastReceived, formFor)
+	fast, ok := bulkimport.FastAssess(data, fastReceived, formFor)
 	if !ok {
 		return false
 	}
@@ -98,7 +104,7 @@ func TestFastNativeMatchesFullPath(t *testing.T) {
 }
 
 func FuzzFastNative(f *testing.F) {
-	for _, name := range []string{"../fixtures/examples/mental-health.json", "../fixtures/examples/discharge.json", "testdata/native/mental-health.json"} {
+	for _, name := range []string{"../fixtures/examples/mental-health.json", "../fixtures/examples/discharge.json", "../triage/testdata/native/mental-health.json"} {
 		b, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
@@ -116,8 +122,8 @@ func FuzzFastNative(f *testing.F) {
 	})
 }
 
-// TestRowEncodingMatchesJSON holds the bulk row's JSON columns to json.Marshal, which SaveDecision
-// writes and Decision reads.
+// TestRowEncodingMatchesJSON holds the bulk row's JSON columns to json.Marshal, which triage's
+// SaveDecision writes and Decision reads.
 func TestRowEncodingMatchesJSON(t *testing.T) {
 	sets, err := fixtures.RuleSets()
 	if err != nil {
@@ -131,7 +137,7 @@ func TestRowEncodingMatchesJSON(t *testing.T) {
 		}
 		var programs []*rules.Program
 		for _, s := range sets {
-			if s.Parsed.Form == form {
+			if s.Parsed.Form == form && s.Parsed.AcceptsFormVersion(fm.Version) {
 				p, err := rules.Compile(s.Parsed, fm.Schema(), func(string) bool { return true })
 				if err != nil {
 					t.Fatal(err)
@@ -178,7 +184,7 @@ func checkRow(t *testing.T, d *triage.Decision) {
 		wantFlags, _ = json.Marshal(d.Outcome.Flags)
 	}
 	wantExpl, _ := json.Marshal(d.Explanation)
-	scores, flags, expl, err := triage.EncodeRow(d)
+	scores, flags, expl, err := bulkimport.EncodeRow(d)
 	if err != nil || scores != string(wantScores) || flags != string(wantFlags) || expl != string(wantExpl) {
 		t.Fatalf("row encoding (%v):\n %s %s %s\nwant %s %s %s", err, scores, flags, expl, wantScores, wantFlags, wantExpl)
 	}
@@ -193,13 +199,17 @@ func fixtureForms(tb testing.TB) []*triage.Form {
 	return forms
 }
 
+// fixtureForm returns the latest version of a demo form, the one the generator writes.
 func fixtureForm(tb testing.TB, id string) *triage.Form {
 	tb.Helper()
+	var found *triage.Form
 	for _, f := range fixtureForms(tb) {
-		if f.ID == id {
-			return f
+		if f.ID == id && (found == nil || f.Version > found.Version) {
+			found = f
 		}
 	}
-	tb.Fatalf("no demo form %s", id)
-	return nil
+	if found == nil {
+		tb.Fatalf("no demo form %s", id)
+	}
+	return found
 }

@@ -1,4 +1,4 @@
-package triage_test
+package bulkimport_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/bulkimport"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
@@ -20,13 +21,13 @@ import (
 
 var importNow = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-func newImporter(t testing.TB, db *database.DB) *triage.Importer {
+func newImporter(t testing.TB, db *database.DB) *bulkimport.Importer {
 	t.Helper()
 	store, rs := triage.NewSQLStore(db), rules.NewSQLStore(db)
 	if _, err := fixtures.Load(context.Background(), store, rs, importNow); err != nil {
 		t.Fatal(err)
 	}
-	return &triage.Importer{Store: store, RuleStore: rs, Rules: rules.NewRegistry(rs), Now: func() time.Time { return importNow }, BatchSize: 64, Workers: 2}
+	return &bulkimport.Importer{Store: store, RuleStore: rs, Rules: rules.NewRegistry(rs), Now: func() time.Time { return importNow }, BatchSize: 64, Workers: 2}
 }
 
 func generated(t testing.TB, form string, n int, seed uint64) []byte {
@@ -47,16 +48,16 @@ func TestImportStoresBatchesAndReportsBadLines(t *testing.T) {
 	input := strings.Join(lines, "\n") + "\n"
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
 		im := newImporter(t, db)
-		var rejected []triage.Rejected
+		var rejected []bulkimport.Rejected
 		var batches int
-		sum, err := im.Import(context.Background(), strings.NewReader(input), func(r triage.Rejected) error {
+		sum, err := im.Import(context.Background(), strings.NewReader(input), func(r bulkimport.Rejected) error {
 			rejected = append(rejected, r)
 			return nil
-		}, func(triage.ImportSummary) { batches++ })
+		}, func(bulkimport.Summary) { batches++ })
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := triage.ImportSummary{Lines: 301, Stored: 298, Rejected: 3, CommittedLine: 302}
+		want := bulkimport.Summary{Lines: 301, Stored: 298, Rejected: 3, CommittedLine: 302}
 		if sum != want {
 			t.Errorf("summary %+v, want %+v", sum, want)
 		}
@@ -182,7 +183,7 @@ func TestImportStopsCleanlyWhenCancelled(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
 		im := newImporter(t, db)
 		ctx, cancel := context.WithCancel(context.Background())
-		sum, err := im.Import(ctx, bytes.NewReader(input), nil, func(s triage.ImportSummary) {
+		sum, err := im.Import(ctx, bytes.NewReader(input), nil, func(s bulkimport.Summary) {
 			if s.CommittedLine >= 128 {
 				cancel()
 			}

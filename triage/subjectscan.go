@@ -1,0 +1,57 @@
+package triage
+
+import "github.com/carepath/carepath/internal/jsonscan"
+
+// ScanSubject reads a native subject object (ref, birth_date, age, postcode, location), each key
+// at most once; it declines anything else so the caller can take the full decoder.
+func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
+	var seen uint8
+	return s.Object(func(key []byte) bool {
+		var bit uint8
+		ok := false
+		switch string(key) {
+		case "ref":
+			bit, ok = 1, s.StrTo(&sub.Ref)
+		case "birth_date":
+			bit, ok = 2, s.StrTo(&sub.BirthDate)
+		case "age":
+			bit = 4
+			var n int64
+			if n, ok = s.Integer(); ok && n >= 0 && n <= 150 {
+				age := int(n)
+				sub.Age = &age
+			} else {
+				ok = false
+			}
+		case "postcode":
+			bit, ok = 8, s.StrTo(&sub.Postcode)
+		case "location":
+			bit = 16
+			var loc Location
+			var got uint8
+			ok = s.Object(func(k []byte) bool {
+				var ok bool
+				var bit uint8
+				switch string(k) {
+				case "lat":
+					bit = 1
+					loc.Lat, ok = s.Float()
+				case "lon":
+					bit = 2
+					loc.Lon, ok = s.Float()
+				}
+				if !ok || got&bit != 0 {
+					return false
+				}
+				got |= bit
+				return true
+			}) && got == 3
+			sub.Location = &loc
+		}
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	})
+}
