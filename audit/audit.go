@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -70,8 +68,8 @@ type Log struct {
 
 // Append stores one access record in its own transaction.
 func (l *Log) Append(ctx context.Context, e Access) error {
-	return l.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		return AppendTx(ctx, tx, l.DB.Dialect, e)
+	return l.DB.InTx(ctx, func(tx *database.Tx) error {
+		return AppendTx(ctx, tx, e)
 	})
 }
 
@@ -79,7 +77,7 @@ func (l *Log) Append(ctx context.Context, e Access) error {
 // change it records commit or roll back together. It locks the access chain's head until the
 // transaction ends, serialising every audited transaction across server replicas: call it as
 // late in the transaction as possible.
-func AppendTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, e Access) error {
+func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	records, err := e.check()
 	if err != nil {
 		return err
@@ -88,7 +86,7 @@ func AppendTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, e Acce
 	if err != nil {
 		return fmt.Errorf("audit: unable to encode the records of %s: %w", e.Action, err)
 	}
-	h, err := lockHead(ctx, tx, dialect, ChainAccess)
+	h, err := lockHead(ctx, tx, ChainAccess)
 	if err != nil {
 		return err
 	}
@@ -100,7 +98,7 @@ func AppendTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, e Acce
 	args := []any{seq, at, e.Subject, roles, e.Team, e.Action, string(recordsJSON), e.Purpose, e.BreakGlass,
 		string(e.Outcome), e.Client, e.RequestID, h.Hash, hash}
 
-	switch dialect {
+	switch tx.Dialect {
 	case database.Postgres:
 		// One round trip: the row, its record index and the head move together.
 		_, err = tx.ExecContext(ctx, `WITH row AS (
@@ -125,7 +123,7 @@ func AppendTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, e Acce
 				return fmt.Errorf("audit: unable to index the records of %s by %s: %w", e.Action, e.Subject, err)
 			}
 		}
-		if err := moveHead(ctx, tx, dialect, ChainAccess, seq, hash); err != nil {
+		if err := moveHead(ctx, tx, ChainAccess, seq, hash); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
 
 	"github.com/carepath/carepath/audit"
@@ -50,7 +49,7 @@ func ruleSetEntry(i int) audit.RuleSetEntry {
 func appendRuleSet(t testing.TB, db *database.DB, entries ...audit.RuleSetEntry) {
 	t.Helper()
 	for _, e := range entries {
-		err := db.InTx(context.Background(), func(tx *sqlx.Tx) error { return audit.AppendRuleSetTx(context.Background(), tx, db.Dialect, e) })
+		err := db.InTx(context.Background(), func(tx *database.Tx) error { return audit.AppendRuleSetTx(context.Background(), tx, e) })
 		if err != nil {
 			t.Fatalf("append rule-set entry %d: %v", e.Version, err)
 		}
@@ -183,8 +182,8 @@ func TestAppendRefusesIncompleteRecords(t *testing.T) {
 func TestAppendTxCommitsWithTheCaller(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
 		boom := errors.New("the decision could not be stored")
-		err := db.InTx(t.Context(), func(tx *sqlx.Tx) error {
-			if err := audit.AppendTx(t.Context(), tx, audit.TxDialect(tx), access(1, "u-alice", "d-1")); err != nil {
+		err := db.InTx(t.Context(), func(tx *database.Tx) error {
+			if err := audit.AppendTx(t.Context(), tx, access(1, "u-alice", "d-1")); err != nil {
 				return err
 			}
 			return boom
@@ -467,23 +466,24 @@ func BenchmarkAppendTx(b *testing.B) {
 		db := databasetest.Open(b, database.SQLite)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := db.InTx(ctx, func(tx *sqlx.Tx) error { return audit.AppendTx(ctx, tx, db.Dialect, e) }); err != nil {
+			if err := db.InTx(ctx, func(tx *database.Tx) error { return audit.AppendTx(ctx, tx, e) }); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("in-caller-transaction", func(b *testing.B) {
 		db := databasetest.Open(b, database.SQLite)
-		tx, err := db.BeginTxx(ctx, nil)
+		b.ReportAllocs()
+		err := db.InTx(ctx, func(tx *database.Tx) error {
+			for b.Loop() {
+				if err := audit.AppendTx(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			b.Fatal(err)
-		}
-		defer tx.Rollback()
-		b.ReportAllocs()
-		for b.Loop() {
-			if err := audit.AppendTx(ctx, tx, db.Dialect, e); err != nil {
-				b.Fatal(err)
-			}
 		}
 	})
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -41,9 +39,9 @@ type head struct {
 // lockHead reads a chain's head for an append. On PostgreSQL it locks the row until the
 // transaction ends, so appends from several replicas take seq numbers one at a time; SQLite's
 // write transactions begin IMMEDIATE and so hold the only write lock already.
-func lockHead(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, chain string) (head, error) {
+func lockHead(ctx context.Context, tx *database.Tx, chain string) (head, error) {
 	q := `SELECT start_seq, seq, hash FROM audit_chains WHERE chain = ?`
-	if dialect == database.Postgres {
+	if tx.Dialect == database.Postgres {
 		q = `SELECT start_seq, seq, hash FROM audit_chains WHERE chain = $1 FOR UPDATE`
 	}
 	var h head
@@ -56,9 +54,9 @@ func lockHead(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, chain 
 	return h, nil
 }
 
-func moveHead(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, chain string, seq int64, hash string) error {
+func moveHead(ctx context.Context, tx *database.Tx, chain string, seq int64, hash string) error {
 	q := `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`
-	if dialect == database.Postgres {
+	if tx.Dialect == database.Postgres {
 		q = `UPDATE audit_chains SET seq = $1, hash = $2 WHERE chain = $3`
 	}
 	if _, err := tx.ExecContext(ctx, q, seq, hash, chain); err != nil {
@@ -100,14 +98,6 @@ func appendField(buf []byte, s string) []byte {
 	return append(buf, ',')
 }
 
-// TxDialect returns the dialect a transaction speaks, for callers that hold only the transaction.
-func TxDialect(tx *sqlx.Tx) database.Dialect {
-	if tx.DriverName() == "postgres" {
-		return database.Postgres
-	}
-	return database.SQLite
-}
-
 // RuleSetEntry is one row of the rule-governance trail, ruleset_audit, as the rules package
 // writes it.
 type RuleSetEntry struct {
@@ -125,11 +115,11 @@ type RuleSetEntry struct {
 // AppendRuleSetTx writes one row of the rule-governance trail inside the caller's transaction,
 // chained to the row before it. Like AppendTx it holds the ruleset chain's head until the
 // transaction ends.
-func AppendRuleSetTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect, e RuleSetEntry) error {
+func AppendRuleSetTx(ctx context.Context, tx *database.Tx, e RuleSetEntry) error {
 	if e.Detail == "" {
 		e.Detail = "null"
 	}
-	h, err := lockHead(ctx, tx, dialect, ChainRuleSet)
+	h, err := lockHead(ctx, tx, ChainRuleSet)
 	if err != nil {
 		return err
 	}
@@ -138,7 +128,7 @@ func AppendRuleSetTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect,
 	hash := hashRow(ChainRuleSet, seq, h.Hash, e.RuleSet, strconv.Itoa(e.Version), e.Actor, e.ActorName, at.String(),
 		e.From, e.To, e.Reason, e.Detail)
 	args := []any{seq, e.RuleSet, e.Version, e.Actor, e.ActorName, at, e.From, e.To, e.Reason, e.Detail, h.Hash, hash}
-	if dialect == database.Postgres {
+	if tx.Dialect == database.Postgres {
 		_, err = tx.ExecContext(ctx, `WITH row AS (
 				INSERT INTO ruleset_audit (seq, ruleset_id, version, actor, actor_name, at, from_status, to_status, reason, detail, prev_hash, hash)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
@@ -153,7 +143,7 @@ func AppendRuleSetTx(ctx context.Context, tx *sqlx.Tx, dialect database.Dialect,
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 		return fmt.Errorf("audit: unable to append row %d to the ruleset chain: %w", seq, err)
 	}
-	return moveHead(ctx, tx, dialect, ChainRuleSet, seq, hash)
+	return moveHead(ctx, tx, ChainRuleSet, seq, hash)
 }
 
 // Report is what Verify found in one chain.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/carepath/carepath/database"
@@ -73,7 +72,7 @@ func copyDecisions(ctx context.Context, db *database.DB, ds []Keyed) (inserted i
 		}
 	}
 	var enc rowEncoder
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, func(tx *database.Tx) error {
 		inserted = 0
 		stored := make(map[string]bool)
 		var found []string
@@ -129,7 +128,7 @@ func copyDecisions(ctx context.Context, db *database.DB, ds []Keyed) (inserted i
 func insertDecisions(ctx context.Context, db *database.DB, ds []Keyed) (inserted int, err error) {
 	args := make([]any, 0, min(len(ds), bulkRowsPerStatement)*bulkColumnCount)
 	var enc rowEncoder
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, func(tx *database.Tx) error {
 		inserted = 0
 		if db.Dialect == database.SQLite {
 			// SQLite's default 2 MB page cache makes every index insert into a million-row table

@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -19,8 +19,8 @@ func (c *commands) recordAccess(ctx *cli.Context, s *services, action string, re
 
 // recordInTx returns a hook writing the access record in the transaction that stores a decision.
 func (c *commands) recordInTx(s *services, action string) triage.Booking {
-	return func(ctx context.Context, tx *sqlx.Tx, d *triage.Decision) error {
-		return audit.AppendTx(ctx, tx, s.db.Dialect, c.access(action, []string{d.ID}, ""))
+	return func(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
+		return audit.AppendTx(ctx, tx, c.access(action, []string{d.ID}, ""))
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/cli"
 	"github.com/carepath/carepath/database"
@@ -38,8 +36,8 @@ func seedAudit(t *testing.T, dsn string) {
 			t.Fatal(err)
 		}
 	}
-	err = db.InTx(context.Background(), func(tx *sqlx.Tx) error {
-		return audit.AppendRuleSetTx(context.Background(), tx, db.Dialect, audit.RuleSetEntry{RuleSet: "mental-health", Version: 2, Actor: "u-carol", At: at, To: "draft"})
+	err = db.InTx(context.Background(), func(tx *database.Tx) error {
+		return audit.AppendRuleSetTx(context.Background(), tx, audit.RuleSetEntry{RuleSet: "mental-health", Version: 2, Actor: "u-carol", At: at, To: "draft"})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -179,7 +179,7 @@ func (c *commands) serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, Logger: log, Ping: s.db.PingContext, Privacy: pseudonyms,
+			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, DB: s.db, Logger: log, Ping: s.db.PingContext, Privacy: pseudonyms,
 				Auth: identity.NewAuthenticator(identity.NewSQLStore(s.db), c.now), Audit: &audit.Log{DB: s.db}}
 			if err := c.configureServer(ctx.Context, cfg, api); err != nil {
 				return err

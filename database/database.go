@@ -116,10 +116,11 @@ func redact(dsn string) string {
 }
 
 // InTx runs fn inside a transaction, committing if fn returns nil and rolling
-// back otherwise. It returns only once the commit has succeeded, so callers
+// back otherwise. fn gets the transaction as a *Tx, which stores pass to each
+// other so their statements commit together. It returns only once the commit has succeeded, so callers
 // may acknowledge work to their own callers after it returns nil. An error
 // from fn is returned unchanged.
-func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) {
+func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("database: unable to begin transaction: %w", err)
@@ -134,7 +135,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) (err error) 
 			}
 		}
 	}()
-	if err := fn(tx); err != nil {
+	if err := fn(&Tx{tx: tx, Dialect: db.Dialect}); err != nil {
 		return err
 	}
 	committed = true

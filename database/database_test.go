@@ -231,16 +231,16 @@ func TestRefusesNewerSchema(t *testing.T) {
 var errAbandon = errors.New("abandon")
 
 func TestInTx(t *testing.T) {
-	insertPathway := func(id string) func(tx *sqlx.Tx) error {
-		return func(tx *sqlx.Tx) error {
-			_, err := tx.Exec(tx.Rebind("INSERT INTO pathways (id, name, description, definition, updated_at) VALUES (?, ?, ?, ?, ?)"),
+	insertPathway := func(id string) func(tx *database.Tx) error {
+		return func(tx *database.Tx) error {
+			_, err := tx.ExecContext(t.Context(), tx.Rebind("INSERT INTO pathways (id, name, description, definition, updated_at) VALUES (?, ?, ?, ?, ?)"),
 				id, "Name", "Description", "{}", database.NewTime(time.Now()))
 			return err
 		}
 	}
 	tests := []struct {
 		name      string
-		fn        func(id string) func(tx *sqlx.Tx) error
+		fn        func(id string) func(tx *database.Tx) error
 		wantErr   error
 		wantPanic bool
 		wantRows  int
@@ -252,8 +252,8 @@ func TestInTx(t *testing.T) {
 		},
 		{
 			name: "rolls back on error",
-			fn: func(id string) func(tx *sqlx.Tx) error {
-				return func(tx *sqlx.Tx) error {
+			fn: func(id string) func(tx *database.Tx) error {
+				return func(tx *database.Tx) error {
 					if err := insertPathway(id)(tx); err != nil {
 						return err
 					}
@@ -265,8 +265,8 @@ func TestInTx(t *testing.T) {
 		},
 		{
 			name: "rolls back on panic",
-			fn: func(id string) func(tx *sqlx.Tx) error {
-				return func(tx *sqlx.Tx) error {
+			fn: func(id string) func(tx *database.Tx) error {
+				return func(tx *database.Tx) error {
 					if err := insertPathway(id)(tx); err != nil {
 						return err
 					}
@@ -296,8 +296,8 @@ func TestInTx(t *testing.T) {
 				// A fresh transaction must work: a leaked one would hold
 				// SQLite's write lock and time this out.
 				var rows int
-				if err := db.InTx(t.Context(), func(tx *sqlx.Tx) error {
-					return tx.Get(&rows, tx.Rebind("SELECT COUNT(*) FROM pathways WHERE id = ?"), id)
+				if err := db.InTx(t.Context(), func(tx *database.Tx) error {
+					return tx.GetContext(t.Context(), &rows, tx.Rebind("SELECT COUNT(*) FROM pathways WHERE id = ?"), id)
 				}); err != nil {
 					t.Fatal(err)
 				}
@@ -318,13 +318,13 @@ func TestInTxConcurrentReadThenWrite(t *testing.T) {
 		errs := make(chan error, writers)
 		for i := range writers {
 			wg.Go(func() {
-				errs <- db.InTx(t.Context(), func(tx *sqlx.Tx) error {
+				errs <- db.InTx(t.Context(), func(tx *database.Tx) error {
 					var n int
-					if err := tx.Get(&n, "SELECT COUNT(*) FROM pathways"); err != nil {
+					if err := tx.GetContext(t.Context(), &n, "SELECT COUNT(*) FROM pathways"); err != nil {
 						return err
 					}
 					time.Sleep(5 * time.Millisecond)
-					_, err := tx.Exec(tx.Rebind("INSERT INTO pathways (id, name, description, definition, updated_at) VALUES (?, ?, ?, ?, ?)"),
+					_, err := tx.ExecContext(t.Context(), tx.Rebind("INSERT INTO pathways (id, name, description, definition, updated_at) VALUES (?, ?, ?, ?, ?)"),
 						fmt.Sprintf("p%d", i), fmt.Sprint(n), "", "{}", database.NewTime(time.Now()))
 					return err
 				})

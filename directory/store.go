@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -70,7 +68,7 @@ func (s *SQLStore) PutServices(ctx context.Context, services []Service, knownPat
 		}
 		docs[i] = string(b)
 	}
-	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 		q := tx.Rebind(`INSERT INTO services (id, document, revision, updated_at) VALUES (?, ?, 1, ?)
 			ON CONFLICT (id) DO UPDATE SET document = excluded.document, revision = services.revision + 1,
 			updated_at = excluded.updated_at`)
@@ -146,7 +144,7 @@ type GazetteerEntry struct {
 // PutGazetteer upserts every postcode of g in one transaction.
 func (s *SQLStore) PutGazetteer(ctx context.Context, g *Gazetteer) (int, error) {
 	entries := g.Entries()
-	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 		q := tx.Rebind(`INSERT INTO gazetteer (postcode, lat, lon, oslaua) VALUES (?, ?, ?, ?)
 			ON CONFLICT (postcode) DO UPDATE SET lat = excluded.lat, lon = excluded.lon, oslaua = excluded.oslaua`)
 		for _, e := range entries {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/privacy"
@@ -134,7 +132,7 @@ func (s *Shadow) evaluate(ctx context.Context, d *triage.Decided) error {
 			}
 			continue
 		}
-		err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		err = s.DB.InTx(ctx, func(tx *database.Tx) error {
 			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE shadow_runs SET evaluated = evaluated + 1 WHERE id = ?`), run.ID); err != nil {
 				return err
 			}
@@ -200,7 +198,7 @@ func StartShadow(ctx context.Context, db *database.DB, id string, version int, a
 		return ShadowRun{}, failure.Errorf(failure.Conflict, "rule set %s v%d is %s; only an approved version can run in shadow", id, version, v.Status)
 	}
 	var run ShadowRun
-	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = db.InTx(ctx, func(tx *database.Tx) error {
 		var open int
 		if err := tx.GetContext(ctx, &open, tx.Rebind(`SELECT COUNT(*) FROM shadow_runs WHERE ruleset_id = ? AND stopped_at IS NULL`), id); err != nil {
 			return err

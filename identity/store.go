@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
@@ -133,7 +132,7 @@ func (s *SQLStore) Teams(ctx context.Context) ([]Team, error) {
 	return out, nil
 }
 
-func (s *SQLStore) checkTeams(ctx context.Context, ex sqlx.QueryerContext, teams []string) ([]string, error) {
+func (s *SQLStore) checkTeams(ctx context.Context, ex database.Querier, teams []string) ([]string, error) {
 	var out []string
 	for _, t := range teams {
 		id, err := normaliseName("team", t)
@@ -141,7 +140,7 @@ func (s *SQLStore) checkTeams(ctx context.Context, ex sqlx.QueryerContext, teams
 			return nil, err
 		}
 		var n int
-		if err := sqlx.GetContext(ctx, ex, &n, s.DB.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), id); err != nil {
+		if err := ex.GetContext(ctx, &n, s.DB.Rebind(`SELECT COUNT(*) FROM teams WHERE id = ?`), id); err != nil {
 			return nil, fmt.Errorf("identity: unable to read team: %w", err)
 		}
 		if n == 0 {
@@ -193,7 +192,7 @@ func (s *SQLStore) AddUser(ctx context.Context, nu NewUser, now time.Time) (User
 	}
 	u := User{ID: uuid.Must(uuid.NewV7()).String(), Username: username, Name: name, Roles: nu.Roles,
 		Practitioner: nu.Practitioner, Demo: nu.Demo, HasPassword: hash != "", CreatedAt: database.NewTime(now).Time}
-	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *database.Tx) error {
 		teams, err := s.checkTeams(ctx, tx, nu.Teams)
 		if err != nil {
 			return err
@@ -216,7 +215,7 @@ func (s *SQLStore) AddUser(ctx context.Context, nu NewUser, now time.Time) (User
 	return u, nil
 }
 
-func (s *SQLStore) writeTeams(ctx context.Context, tx *sqlx.Tx, userID string, teams []string) error {
+func (s *SQLStore) writeTeams(ctx context.Context, tx *database.Tx, userID string, teams []string) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM user_teams WHERE user_id = ?`), userID); err != nil {
 		return fmt.Errorf("identity: unable to clear teams: %w", err)
 	}
@@ -244,14 +243,14 @@ type userRow struct {
 
 const userColumns = `id, username, display_name, roles, practitioner_id, password_hash, disabled, demo, failed_logins, locked_until, created_at`
 
-func (s *SQLStore) user(ctx context.Context, ex sqlx.QueryerContext, where string, arg any) (userRow, User, error) {
+func (s *SQLStore) user(ctx context.Context, ex database.Querier, where string, arg any) (userRow, User, error) {
 	var r userRow
 	// No stored name or id holds U+0000 or bytes that are not UTF-8, and PostgreSQL refuses to
 	// look such a one up rather than find nothing: such a user does not exist.
 	if text, ok := arg.(string); ok && (!utf8.ValidString(text) || strings.IndexByte(text, 0) >= 0) {
 		return r, User{}, failure.Errorf(failure.NotFound, "no user %q", text)
 	}
-	err := sqlx.GetContext(ctx, ex, &r, s.DB.Rebind(`SELECT `+userColumns+` FROM users WHERE `+where), arg)
+	err := ex.GetContext(ctx, &r, s.DB.Rebind(`SELECT `+userColumns+` FROM users WHERE `+where), arg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, User{}, failure.Errorf(failure.NotFound, "no user %s", arg)
 	}
@@ -262,13 +261,13 @@ func (s *SQLStore) user(ctx context.Context, ex sqlx.QueryerContext, where strin
 	return r, u, err
 }
 
-func (s *SQLStore) complete(ctx context.Context, ex sqlx.QueryerContext, r userRow) (User, error) {
+func (s *SQLStore) complete(ctx context.Context, ex database.Querier, r userRow) (User, error) {
 	roles, err := ParseRoles(r.Roles)
 	if err != nil {
 		return User{}, fmt.Errorf("identity: user %s has a stored role that is not known: %w", r.Username, err)
 	}
 	var teams []string
-	if err := sqlx.SelectContext(ctx, ex, &teams, s.DB.Rebind(`SELECT team_id FROM user_teams WHERE user_id = ? ORDER BY team_id`), r.ID); err != nil {
+	if err := ex.SelectContext(ctx, &teams, s.DB.Rebind(`SELECT team_id FROM user_teams WHERE user_id = ? ORDER BY team_id`), r.ID); err != nil {
 		return User{}, fmt.Errorf("identity: unable to read teams: %w", err)
 	}
 	return User{ID: r.ID, Username: r.Username, Name: r.Name, Roles: roles, Teams: teams, Practitioner: r.Practitioner,
@@ -322,7 +321,7 @@ func (s *SQLStore) SetRoles(ctx context.Context, username string, roles []Role, 
 		return User{}, err
 	}
 	var u User
-	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *database.Tx) error {
 		_, found, err := s.user(ctx, tx, "username = ?", name)
 		if err != nil {
 			return err
@@ -365,7 +364,7 @@ func (s *SQLStore) Disable(ctx context.Context, username string, now time.Time) 
 	if err != nil {
 		return err
 	}
-	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.InTx(ctx, func(tx *database.Tx) error {
 		_, u, err := s.user(ctx, tx, "username = ?", name)
 		if err != nil {
 			return err

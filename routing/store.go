@@ -9,8 +9,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -31,18 +29,19 @@ type StoredVisit struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// Store keeps practitioners and appointments. Methods that take an sqlx.ExtContext run on the
-// caller's transaction, so a booking commits with the decision that made it.
+// Store keeps practitioners and appointments. Methods that take a database.Querier run on the
+// caller's transaction (a *database.Tx) or on the pool (the *database.DB), so a booking commits
+// with the decision that made it.
 type Store interface {
 	PutPractitioners(ctx context.Context, ps []Practitioner, now time.Time) (int, error)
 	Practitioners(ctx context.Context) ([]Practitioner, error)
 	Practitioner(ctx context.Context, id string) (Practitioner, error)
-	Book(ctx context.Context, ex sqlx.ExtContext, v StoredVisit) error
-	Booked(ctx context.Context, ex sqlx.ExtContext, from, to time.Time) ([]StoredVisit, error)
-	LastPractitioner(ctx context.Context, ex sqlx.ExtContext, subjectRef string, before time.Time) (string, error)
+	Book(ctx context.Context, ex database.Querier, v StoredVisit) error
+	Booked(ctx context.Context, ex database.Querier, from, to time.Time) ([]StoredVisit, error)
+	LastPractitioner(ctx context.Context, ex database.Querier, subjectRef string, before time.Time) (string, error)
 	Visit(ctx context.Context, id string) (StoredVisit, error)
-	VisitsOfDecision(ctx context.Context, ex sqlx.ExtContext, decisionID string) ([]StoredVisit, error)
-	Cancel(ctx context.Context, ex sqlx.ExtContext, id string, now time.Time) (StoredVisit, error)
+	VisitsOfDecision(ctx context.Context, ex database.Querier, decisionID string) ([]StoredVisit, error)
+	Cancel(ctx context.Context, ex database.Querier, id string, now time.Time) (StoredVisit, error)
 	Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error)
 	ApplyPlan(ctx context.Context, plan Plan, now time.Time) error
 }
@@ -58,7 +57,7 @@ func NewSQLStore(db *database.DB) *SQLStore { return &SQLStore{DB: db} }
 // PutPractitioners upserts practitioners by id in one transaction; ParsePractitioners has already
 // validated them.
 func (s *SQLStore) PutPractitioners(ctx context.Context, ps []Practitioner, now time.Time) (int, error) {
-	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 		q := tx.Rebind(`INSERT INTO practitioners (id, definition, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`)
 		for _, p := range ps {
@@ -101,9 +100,9 @@ func (s *SQLStore) Practitioner(ctx context.Context, id string) (Practitioner, e
 	return s.practitionerOn(ctx, s.DB, id)
 }
 
-func (s *SQLStore) practitionerOn(ctx context.Context, ex sqlx.ExtContext, id string) (Practitioner, error) {
+func (s *SQLStore) practitionerOn(ctx context.Context, ex database.Querier, id string) (Practitioner, error) {
 	var def string
-	err := sqlx.GetContext(ctx, ex, &def, ex.Rebind(`SELECT definition FROM practitioners WHERE id = ?`), id)
+	err := ex.GetContext(ctx, &def, ex.Rebind(`SELECT definition FROM practitioners WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Practitioner{}, failure.Errorf(failure.NotFound, "practitioner %s does not exist", id)
 	} else if err != nil {
@@ -171,7 +170,7 @@ func bit(b bool) int {
 // Book inserts a booked appointment. A second booking of the practitioner's slot fails on the
 // partial unique index with an error wrapping ErrSlotTaken and carrying failure.Conflict; on
 // PostgreSQL the caller's transaction is then aborted, so callers retry the whole transaction.
-func (s *SQLStore) Book(ctx context.Context, ex sqlx.ExtContext, v StoredVisit) error {
+func (s *SQLStore) Book(ctx context.Context, ex database.Querier, v StoredVisit) error {
 	_, err := ex.ExecContext(ctx, ex.Rebind(`INSERT INTO appointments (`+visitColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		v.ID, v.CaseID, v.SubjectRef, v.PractitionerID, v.ServiceID, v.Pathway,
@@ -190,22 +189,22 @@ func (s *SQLStore) Book(ctx context.Context, ex sqlx.ExtContext, v StoredVisit) 
 func IsSlotTaken(err error) bool { return errors.Is(err, ErrSlotTaken) }
 
 // Booked returns the booked appointments starting in [from, to), by start then id.
-func (s *SQLStore) Booked(ctx context.Context, ex sqlx.ExtContext, from, to time.Time) ([]StoredVisit, error) {
+func (s *SQLStore) Booked(ctx context.Context, ex database.Querier, from, to time.Time) ([]StoredVisit, error) {
 	return s.visits(ctx, ex, `WHERE status = 'booked' AND start_at >= ? AND start_at < ? ORDER BY start_at, id`,
 		database.NewTime(from), database.NewTime(to))
 }
 
 // VisitsOfDecision returns every appointment a decision made, booked or cancelled, oldest first.
-func (s *SQLStore) VisitsOfDecision(ctx context.Context, ex sqlx.ExtContext, decisionID string) ([]StoredVisit, error) {
+func (s *SQLStore) VisitsOfDecision(ctx context.Context, ex database.Querier, decisionID string) ([]StoredVisit, error) {
 	return s.visits(ctx, ex, `WHERE decision_id = ? ORDER BY created_at, id`, decisionID)
 }
 
-func (s *SQLStore) visits(ctx context.Context, ex sqlx.ExtContext, where string, args ...any) ([]StoredVisit, error) {
+func (s *SQLStore) visits(ctx context.Context, ex database.Querier, where string, args ...any) ([]StoredVisit, error) {
 	if ex == nil {
 		ex = s.DB
 	}
 	var rows []visitRow
-	if err := sqlx.SelectContext(ctx, ex, &rows, ex.Rebind(`SELECT `+visitColumns+` FROM appointments `+where), args...); err != nil {
+	if err := ex.SelectContext(ctx, &rows, ex.Rebind(`SELECT `+visitColumns+` FROM appointments `+where), args...); err != nil {
 		return nil, fmt.Errorf("routing: unable to list appointments: %w", err)
 	}
 	out := make([]StoredVisit, len(rows))
@@ -221,12 +220,12 @@ func (s *SQLStore) visits(ctx context.Context, ex sqlx.ExtContext, where string,
 
 // LastPractitioner is who made the subject's latest booked visit starting before before, for
 // continuity of carer; empty when nobody has.
-func (s *SQLStore) LastPractitioner(ctx context.Context, ex sqlx.ExtContext, subjectRef string, before time.Time) (string, error) {
+func (s *SQLStore) LastPractitioner(ctx context.Context, ex database.Querier, subjectRef string, before time.Time) (string, error) {
 	if ex == nil {
 		ex = s.DB
 	}
 	var id string
-	err := sqlx.GetContext(ctx, ex, &id, ex.Rebind(`SELECT practitioner_id FROM appointments
+	err := ex.GetContext(ctx, &id, ex.Rebind(`SELECT practitioner_id FROM appointments
 		WHERE subject_ref = ? AND status = 'booked' AND start_at < ? ORDER BY start_at DESC, id LIMIT 1`),
 		subjectRef, database.NewTime(before))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -242,9 +241,9 @@ func (s *SQLStore) Visit(ctx context.Context, id string) (StoredVisit, error) {
 	return s.visitOn(ctx, s.DB, id)
 }
 
-func (s *SQLStore) visitOn(ctx context.Context, ex sqlx.ExtContext, id string) (StoredVisit, error) {
+func (s *SQLStore) visitOn(ctx context.Context, ex database.Querier, id string) (StoredVisit, error) {
 	var row visitRow
-	err := sqlx.GetContext(ctx, ex, &row, ex.Rebind(`SELECT `+visitColumns+` FROM appointments WHERE id = ?`), id)
+	err := ex.GetContext(ctx, &row, ex.Rebind(`SELECT `+visitColumns+` FROM appointments WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return StoredVisit{}, failure.Errorf(failure.NotFound, "appointment %s does not exist", id)
 	} else if err != nil {
@@ -254,10 +253,10 @@ func (s *SQLStore) visitOn(ctx context.Context, ex sqlx.ExtContext, id string) (
 }
 
 // Cancel marks a booked appointment cancelled, freeing its slot; cancelling twice is a Conflict.
-func (s *SQLStore) Cancel(ctx context.Context, ex sqlx.ExtContext, id string, now time.Time) (StoredVisit, error) {
+func (s *SQLStore) Cancel(ctx context.Context, ex database.Querier, id string, now time.Time) (StoredVisit, error) {
 	if ex == nil {
 		var out StoredVisit
-		err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 			var err error
 			out, err = s.Cancel(ctx, tx, id, now)
 			return err
@@ -283,7 +282,7 @@ func (s *SQLStore) Cancel(ctx context.Context, ex sqlx.ExtContext, id string, no
 // on the slot grid of loc, in the future, inside the practitioner's working hours and free.
 func (s *SQLStore) Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error) {
 	var out StoredVisit
-	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 		v, err := s.visitOn(ctx, tx, id)
 		if err != nil {
 			return err
@@ -330,7 +329,7 @@ func (s *SQLStore) Move(ctx context.Context, id string, start time.Time, loc *ti
 func (s *SQLStore) ApplyPlan(ctx context.Context, plan Plan, now time.Time) error {
 	moves := append([]Move(nil), plan.Moves...)
 	sort.Slice(moves, func(i, j int) bool { return moves[i].VisitID < moves[j].VisitID })
-	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.InTx(ctx, func(tx *database.Tx) error {
 		park := tx.Rebind(`UPDATE appointments SET practitioner_id = ? WHERE id = ? AND status = 'booked' AND practitioner_id = ?`)
 		for _, m := range moves {
 			res, err := tx.ExecContext(ctx, park, "~moving~"+m.VisitID, m.VisitID, m.FromPractitionerID)

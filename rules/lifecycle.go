@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/jmoiron/sqlx"
 	"go.yaml.in/yaml/v3"
 
 	auditlog "github.com/carepath/carepath/audit"
@@ -97,7 +96,7 @@ func (l *Lifecycle) CreateDraft(ctx context.Context, actor Actor, src []byte, re
 		return Version{}, failure.Errorf(failure.Invalid, "rules: unable to create a draft: %w", err)
 	}
 	var v Version
-	err = l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = l.Store.DB.InTx(ctx, func(tx *database.Tx) error {
 		var next int
 		if err := tx.GetContext(ctx, &next, tx.Rebind(`SELECT COALESCE(MAX(version), 0) + 1 FROM rulesets WHERE id = ?`), rs.ID); err != nil {
 			return fmt.Errorf("rules: unable to number a draft of %s: %w", rs.ID, err)
@@ -143,7 +142,7 @@ func (l *Lifecycle) UpdateDraft(ctx context.Context, actor Actor, id string, ver
 		return Version{}, failure.Errorf(failure.Invalid, "id: the source is rule set %s, not %s", rs.ID, id)
 	}
 	var v Version
-	err = l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = l.Store.DB.InTx(ctx, func(tx *database.Tx) error {
 		cur, err := lockVersion(ctx, tx, id, version)
 		if err != nil {
 			return err
@@ -227,7 +226,7 @@ func (l *Lifecycle) Approve(ctx context.Context, actor Actor, id string, version
 		impact = json.RawMessage("null")
 	}
 	now := l.Now().UTC()
-	return l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return l.Store.DB.InTx(ctx, func(tx *database.Tx) error {
 		if err := transitionTx(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, At: now, From: StatusInReview, To: StatusApproved, Reason: comment}, ""); err != nil {
 			return err
 		}
@@ -260,7 +259,7 @@ func (l *Lifecycle) Seed(ctx context.Context, system Actor, v Version, activateF
 		{From: StatusDraft, To: StatusApproved, Reason: "shipped with Carepath"},
 	}
 	detail, _ := json.Marshal(map[string]any{"effective_from": activateFrom.UTC()})
-	return true, l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return true, l.Store.DB.InTx(ctx, func(tx *database.Tx) error {
 		for _, e := range entries {
 			e.RuleSet, e.Version, e.Actor, e.ActorName, e.At = v.ID, v.Version, system.Subject, system.Name, now
 			if err := audit(ctx, tx, e); err != nil {
@@ -297,7 +296,7 @@ func (l *Lifecycle) Activate(ctx context.Context, actor Actor, id string, versio
 		return failure.Errorf(failure.Invalid, "effective_from: %s is in the past; activate from now or later", effectiveFrom.UTC().Format(time.RFC3339))
 	}
 	detail, _ := json.Marshal(map[string]any{"effective_from": effectiveFrom.UTC()})
-	return l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return l.Store.DB.InTx(ctx, func(tx *database.Tx) error {
 		cur, err := lockVersion(ctx, tx, id, version)
 		if err != nil {
 			return err
@@ -340,12 +339,12 @@ func (l *Lifecycle) Retire(ctx context.Context, actor Actor, id string, version 
 
 func (l *Lifecycle) transition(ctx context.Context, e AuditEntry, wantSHA string) error {
 	e.At = l.Now().UTC()
-	return l.Store.DB.InTx(ctx, func(tx *sqlx.Tx) error { return transitionTx(ctx, tx, e, wantSHA) })
+	return l.Store.DB.InTx(ctx, func(tx *database.Tx) error { return transitionTx(ctx, tx, e, wantSHA) })
 }
 
 // transitionTx moves a version from e.From to e.To and records it; a version in another state is
 // a Conflict. wantSHA, when given, guards against a draft edited after it was checked.
-func transitionTx(ctx context.Context, tx *sqlx.Tx, e AuditEntry, wantSHA string) error {
+func transitionTx(ctx context.Context, tx *database.Tx, e AuditEntry, wantSHA string) error {
 	cur, err := lockVersion(ctx, tx, e.RuleSet, e.Version)
 	if err != nil {
 		return err
@@ -363,9 +362,9 @@ func transitionTx(ctx context.Context, tx *sqlx.Tx, e AuditEntry, wantSHA string
 }
 
 // lockVersion reads a version inside a transaction (SQLite transactions already hold the write lock).
-func lockVersion(ctx context.Context, tx *sqlx.Tx, id string, version int) (Version, error) {
+func lockVersion(ctx context.Context, tx *database.Tx, id string, version int) (Version, error) {
 	q := `SELECT ` + versionColumns + ` FROM rulesets WHERE id = ? AND version = ?`
-	if tx.DriverName() == "postgres" {
+	if tx.Dialect == database.Postgres {
 		q += ` FOR UPDATE`
 	}
 	var row versionRow
@@ -379,14 +378,14 @@ func lockVersion(ctx context.Context, tx *sqlx.Tx, id string, version int) (Vers
 	return row.Version, nil
 }
 
-func audit(ctx context.Context, tx *sqlx.Tx, e AuditEntry) error {
+func audit(ctx context.Context, tx *database.Tx, e AuditEntry) error {
 	detail := "null"
 	if len(e.Detail) > 0 {
 		detail = string(e.Detail)
 	}
 	// The trail is hash-chained and append-only in the database, so `carepath audit verify` can
 	// show it was not rewritten.
-	err := auditlog.AppendRuleSetTx(ctx, tx, auditlog.TxDialect(tx), auditlog.RuleSetEntry{
+	err := auditlog.AppendRuleSetTx(ctx, tx, auditlog.RuleSetEntry{
 		RuleSet: e.RuleSet, Version: e.Version, Actor: e.Actor, ActorName: e.ActorName, At: e.At,
 		From: string(e.From), To: string(e.To), Reason: e.Reason, Detail: detail,
 	})
@@ -450,9 +449,9 @@ func (s *SQLStore) authors(ctx context.Context, id string, version int) ([]strin
 	return authorsOf(ctx, s.DB, id, version)
 }
 
-func authorsOf(ctx context.Context, q sqlx.QueryerContext, id string, version int) ([]string, error) {
+func authorsOf(ctx context.Context, q database.Querier, id string, version int) ([]string, error) {
 	var out []string
-	err := sqlx.SelectContext(ctx, q, &out, sqlx.Rebind(sqlx.BindType(driverName(q)), `SELECT DISTINCT actor FROM ruleset_audit WHERE ruleset_id = ? AND version = ? AND to_status = ? AND from_status IN ('', ?)`),
+	err := q.SelectContext(ctx, &out, q.Rebind(`SELECT DISTINCT actor FROM ruleset_audit WHERE ruleset_id = ? AND version = ? AND to_status = ? AND from_status IN ('', ?)`),
 		id, version, string(StatusDraft), string(StatusDraft))
 	if err != nil {
 		return nil, fmt.Errorf("rules: unable to read the authors of %s v%d: %w", id, version, err)
@@ -460,21 +459,9 @@ func authorsOf(ctx context.Context, q sqlx.QueryerContext, id string, version in
 	return out, nil
 }
 
-func driverName(q sqlx.QueryerContext) string {
-	switch v := q.(type) {
-	case *sqlx.Tx:
-		return v.DriverName()
-	case *sqlx.DB:
-		return v.DriverName()
-	case *database.DB:
-		return v.DriverName()
-	}
-	return ""
-}
-
 // checkApproved refuses to activate a version that no second person approved: the approval must
 // exist and be by someone other than every author, whoever activates.
-func checkApproved(ctx context.Context, tx *sqlx.Tx, actor Actor, id string, version int) error {
+func checkApproved(ctx context.Context, tx *database.Tx, actor Actor, id string, version int) error {
 	var approver string
 	err := tx.GetContext(ctx, &approver, tx.Rebind(`SELECT approver FROM ruleset_approvals WHERE ruleset_id = ? AND version = ?`), id, version)
 	if errors.Is(err, sql.ErrNoRows) {

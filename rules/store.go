@@ -9,8 +9,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 )
@@ -71,7 +69,7 @@ func NewSQLStore(db *database.DB) *SQLStore { return &SQLStore{DB: db} }
 
 // PutPathways inserts or updates the catalogue entries given; entries not given are kept.
 func (s *SQLStore) PutPathways(ctx context.Context, ps []Pathway, now time.Time) error {
-	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	return s.DB.InTx(ctx, func(tx *database.Tx) error {
 		for _, p := range ps {
 			def, err := json.Marshal(p)
 			if err != nil {
@@ -109,7 +107,7 @@ func (s *SQLStore) Pathways(ctx context.Context) ([]Pathway, error) {
 // content under a stored (id, version) is a Conflict, because published versions never change.
 func (s *SQLStore) putVersion(ctx context.Context, v Version) (bool, error) {
 	created := false
-	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
 		var sum string
 		err := tx.GetContext(ctx, &sum, tx.Rebind(`SELECT sha256 FROM rulesets WHERE id = ? AND version = ?`), v.ID, v.Version)
 		switch {
@@ -191,7 +189,7 @@ func (s *SQLStore) RuleSetFor(ctx context.Context, form string) (string, error) 
 // activate records that a version is active from its effective time; history is only appended.
 // It is reachable only through the Lifecycle, which checks the approval and writes the audit row
 // in the same transaction.
-func (s *SQLStore) activate(ctx context.Context, tx *sqlx.Tx, a Activation) error {
+func (s *SQLStore) activate(ctx context.Context, tx *database.Tx, a Activation) error {
 	var n int
 	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT COUNT(*) FROM rulesets WHERE id = ? AND version = ?`), a.RuleSet, a.Version); err != nil {
 		return fmt.Errorf("rules: unable to read rule set %s v%d: %w", a.RuleSet, a.Version, err)

@@ -6,9 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/triage"
@@ -49,8 +48,8 @@ func (s *Server) recordInTx(r *http.Request, action string) triage.Booking {
 	if s.Audit == nil {
 		return nil
 	}
-	return func(ctx context.Context, tx *sqlx.Tx, d *triage.Decision) error {
-		return audit.AppendTx(ctx, tx, s.Audit.DB.Dialect, s.accessEntry(r, action, []string{d.ID}, audit.Allowed))
+	return func(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
+		return audit.AppendTx(ctx, tx, s.accessEntry(r, action, []string{d.ID}, audit.Allowed))
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/triage"
-	"github.com/jmoiron/sqlx"
 )
 
 // BenchmarkStoredAssessment measures what signing in, authorisation and the access record add to
@@ -43,7 +42,6 @@ func BenchmarkStoredAssessment(b *testing.B) {
 	b.Run("engine+auth+audit", func(b *testing.B) {
 		fresh(b)
 		b.ReportAllocs()
-		log := &audit.Log{DB: e.db}
 		for b.Loop() {
 			p, err := e.api.Auth.Bearer(ctx, tok)
 			if err != nil {
@@ -52,8 +50,8 @@ func BenchmarkStoredAssessment(b *testing.B) {
 			if err := identity.Authorize(p, identity.SubmitAssessment); err != nil {
 				b.Fatal(err)
 			}
-			record := func(ctx context.Context, tx *sqlx.Tx, d *triage.Decision) error {
-				return audit.AppendTx(ctx, tx, log.DB.Dialect, audit.Access{Subject: p.Subject, Roles: []string{"clinician"}, Team: p.Team(),
+			record := func(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
+				return audit.AppendTx(ctx, tx, audit.Access{Subject: p.Subject, Roles: []string{"clinician"}, Team: p.Team(),
 					At: testNow(), Action: audit.ActionDecisionCreate, Records: []string{d.ID}, Outcome: audit.Allowed, Client: "127.0.0.1"})
 			}
 			if _, _, err := e.api.Engine.Submit(identity.WithPrincipal(ctx, p), body, triage.Options{Team: p.Team(), SubmittedBy: p.Subject, InTx: record}); err != nil {

@@ -34,15 +34,14 @@ func (s *Server) ruleSetRoutes(mux *http.ServeMux) {
 
 type governedHandler func(w http.ResponseWriter, r *http.Request, g *governance.Service)
 
-// governed builds the governance service over the server's stores; it needs the SQL rule store.
+// governed builds the governance service over the server's database and stores.
 func (s *Server) governed(h governedHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		store, ok := s.Rules.(*rules.SQLStore)
-		if !ok {
-			s.writeProblem(w, r, failure.Errorf(failure.Unavailable, "rule governance needs the SQL rule store"))
+		if s.DB == nil {
+			s.writeProblem(w, r, failure.Errorf(failure.Unavailable, "rule governance needs the server's database"))
 			return
 		}
-		g := governance.NewService(store.DB, s.Forms, s.Engine.Rules, s.Engine.Now)
+		g := governance.NewService(s.DB, s.Forms, s.Engine.Rules, s.Engine.Now)
 		g.Pseudonymiser = s.Privacy
 		h(w, r, g)
 	}

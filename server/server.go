@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/privacy"
@@ -23,6 +24,9 @@ type Server struct {
 	Engine *triage.Engine
 	Forms  triage.Store
 	Rules  rules.Store
+	// DB is the database the rule-governance routes run their lifecycle transactions on; without
+	// it those routes answer 503.
+	DB     *database.DB
 	Logger *slog.Logger
 	// Ping checks the database for /healthz.
 	Ping func(ctx context.Context) error

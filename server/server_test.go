@@ -72,7 +72,7 @@ func startEnv(t testing.TB, db *database.DB) *env {
 	s := &server.Server{
 		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: testNow, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
 			Placement: triage.NewPlacement(db, rs, "")},
-		Forms: forms, Rules: rs, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Ping: db.PingContext,
+		Forms: forms, Rules: rs, DB: db, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Ping: db.PingContext,
 		Auth: identity.NewAuthenticator(ids, testNow), Audit: &audit.Log{DB: db}, Privacy: testPseudonyms,
 	}
 	srv := httptest.NewServer(s.Handler())
@@ -277,7 +277,8 @@ func TestReadEndpoints(t *testing.T) {
 		for _, r := range list.RuleSets {
 			active[fmt.Sprintf("%s v%d", r.ID, r.Version)] = r.Active
 		}
-		if !active["mh-triage v1"] || active["mh-triage v2"] || !active["discharge-pathways v1"] {
+		// In force now: the demo's revised versions, not version 1 or the stored-only mh-triage v2.
+		if active["mh-triage v1"] || active["mh-triage v2"] || !active["mh-triage v3"] || active["discharge-pathways v1"] || !active["discharge-pathways v2"] {
 			t.Errorf("active flags %v", active)
 		}
 		for _, path := range []string{"/v1/forms/nope", "/v1/forms/mental-health?version=x"} {

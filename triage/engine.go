@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/sethvargo/go-retry"
 
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/rules"
@@ -82,7 +82,7 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 			return &decision.Decision, false, nil
 		}
 		contended := false
-		book = func(ctx context.Context, tx *sqlx.Tx, d *Decision) error {
+		book = func(ctx context.Context, tx *database.Tx, d *Decision) error {
 			if err := p.apply(ctx, tx, pl, d, at, e.NewID, !contended); err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts 
 	key := Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])}
 	if opts.InTx != nil {
 		inner := book
-		book = func(ctx context.Context, tx *sqlx.Tx, d *Decision) error {
+		book = func(ctx context.Context, tx *database.Tx, d *Decision) error {
 			if inner != nil {
 				if err := inner(ctx, tx, d); err != nil {
 					return err

@@ -6,7 +6,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/sethvargo/go-retry"
 
 	"github.com/carepath/carepath/database"
@@ -152,7 +151,7 @@ func (p *Placement) prepare(ctx context.Context, d *Decided, at time.Time, rejec
 
 // apply writes the match into the decision and, when the pathway visits and a service matched,
 // assigns a practitioner against the bookings ex sees, booking the slot when book is set.
-func (p *Placement) apply(ctx context.Context, ex sqlx.ExtContext, pl *placing, d *Decision, at time.Time, newID func() string, book bool) error {
+func (p *Placement) apply(ctx context.Context, ex database.Querier, pl *placing, d *Decision, at time.Time, newID func() string, book bool) error {
 	d.Services = pl.match.Candidates
 	d.RejectedServices = pl.match.Rejected
 	d.Assignment, d.UnassignedReason, d.ManualAllocation = nil, "", false
@@ -175,7 +174,7 @@ func (p *Placement) apply(ctx context.Context, ex sqlx.ExtContext, pl *placing, 
 }
 
 // request builds routing's request from the roster and the bookings ex sees now.
-func (p *Placement) request(ctx context.Context, ex sqlx.ExtContext, pl *placing, serviceIDs []string, at time.Time) (routing.Request, error) {
+func (p *Placement) request(ctx context.Context, ex database.Querier, pl *placing, serviceIDs []string, at time.Time) (routing.Request, error) {
 	// A visit must end by the deadline, so bookings starting after it cannot matter.
 	booked, err := p.Routing.Booked(ctx, ex, at.Add(-24*time.Hour), at.Add(pl.within).Add(24*time.Hour))
 	if err != nil {
@@ -255,7 +254,7 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 		return nil, failure.Errorf(failure.Conflict, "decision %s: the subject can no longer be located", d.ID)
 	}
 	err = retry.Do(ctx, retryAtOnce(max(p.Attempts, 1)-1), func(ctx context.Context) error {
-		return retryIfSlotTaken(p.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		return retryIfSlotTaken(p.DB.InTx(ctx, func(tx *database.Tx) error {
 			return p.reassign(ctx, tx, e.Store, pl, d, now, e.NewID)
 		}))
 	})
@@ -265,7 +264,7 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 	return d, nil
 }
 
-func (p *Placement) reassign(ctx context.Context, tx *sqlx.Tx, store Store, pl *placing, d *Decision, now time.Time, newID func() string) error {
+func (p *Placement) reassign(ctx context.Context, tx *database.Tx, store Store, pl *placing, d *Decision, now time.Time, newID func() string) error {
 	visits, err := p.Routing.VisitsOfDecision(ctx, tx, d.ID)
 	if err != nil {
 		return err
@@ -302,7 +301,7 @@ func (p *Placement) reassign(ctx context.Context, tx *sqlx.Tx, store Store, pl *
 }
 
 // assign runs Assign for req and, when book is set, books the chosen slot on ex.
-func (p *Placement) assign(ctx context.Context, ex sqlx.ExtContext, pl *placing, d *Decision, req routing.Request, at time.Time, newID func() string, book bool) error {
+func (p *Placement) assign(ctx context.Context, ex database.Querier, pl *placing, d *Decision, req routing.Request, at time.Time, newID func() string, book bool) error {
 	d.Assignment, d.UnassignedReason, d.ManualAllocation = nil, "", false
 	a, err := routing.Assign(ctx, req)
 	if err != nil {

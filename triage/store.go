@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
@@ -31,11 +29,11 @@ type Store interface {
 	Decision(ctx context.Context, id string) (*Decision, error)
 	// UpdatePlacement rewrites a stored decision's services and assignment, on the caller's
 	// transaction, when a case is reassigned.
-	UpdatePlacement(ctx context.Context, ex sqlx.ExtContext, d *Decision) error
+	UpdatePlacement(ctx context.Context, ex database.Querier, d *Decision) error
 }
 
 // Booking matches and books inside the transaction that stores a decision.
-type Booking func(ctx context.Context, tx *sqlx.Tx, d *Decision) error
+type Booking func(ctx context.Context, tx *database.Tx, d *Decision) error
 
 // errReplayed rolls back a booking made for a submission whose idempotency key was already used.
 var errReplayed = errors.New("triage: idempotency key already used")
@@ -75,7 +73,7 @@ func (s *SQLStore) PutForm(ctx context.Context, f *Form, now time.Time) (bool, e
 	sum := sha256.Sum256(def)
 	hash := hex.EncodeToString(sum[:])
 	created := false
-	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *database.Tx) error {
 		var stored string
 		err := tx.GetContext(ctx, &stored, tx.Rebind(`SELECT sha256 FROM forms WHERE id = ? AND version = ?`), f.ID, f.Version)
 		switch {
@@ -300,7 +298,7 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 	if key.Key != "" {
 		idemKey = key.Key
 	}
-	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.DB.InTx(ctx, func(tx *database.Tx) error {
 		if book != nil {
 			if err := book(ctx, tx, d); err != nil {
 				return err
@@ -350,7 +348,7 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 }
 
 // UpdatePlacement rewrites a stored decision's services, assignment and unassigned reason.
-func (s *SQLStore) UpdatePlacement(ctx context.Context, ex sqlx.ExtContext, d *Decision) error {
+func (s *SQLStore) UpdatePlacement(ctx context.Context, ex database.Querier, d *Decision) error {
 	services, assignment, err := encodePlacement(d)
 	if err != nil {
 		return err

@@ -1,0 +1,74 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Tx is a transaction in progress, handed to the function given to DB.InTx. It offers only the
+// statements stores run, so domain packages pass it between each other without naming the
+// driver or the SQL toolkit behind it.
+type Tx struct {
+	tx *sqlx.Tx
+	// Dialect is the SQL backend the transaction runs on, for the statements that differ.
+	Dialect Dialect
+}
+
+// Querier runs statements either on a caller's transaction (*Tx) or on the pool (*DB), for store
+// methods that take part in a larger transaction when given one.
+type Querier interface {
+	// ExecContext runs a statement that returns no rows.
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	// GetContext scans the single row the query returns into dest (sql.ErrNoRows when none).
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	// SelectContext scans every row the query returns into the slice dest points to.
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+	// QueryContext runs a query and returns its rows for the caller to scan and close.
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	// QueryRowContext runs a query expected to return at most one row.
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	// Rebind turns the ?-placeholders of query into the backend's own.
+	Rebind(query string) string
+}
+
+var (
+	_ Querier = (*Tx)(nil)
+	_ Querier = (*DB)(nil)
+)
+
+// ExecContext runs a statement that returns no rows.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+// GetContext scans the single row the query returns into dest (sql.ErrNoRows when none).
+func (t *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return t.tx.GetContext(ctx, dest, query, args...)
+}
+
+// SelectContext scans every row the query returns into the slice dest points to.
+func (t *Tx) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return t.tx.SelectContext(ctx, dest, query, args...)
+}
+
+// QueryContext runs a query and returns its rows for the caller to scan and close.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext runs a query expected to return at most one row.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// PrepareContext prepares a statement on the transaction; PostgreSQL's COPY goes through it.
+func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, query)
+}
+
+// Rebind turns the ?-placeholders of query into the backend's own.
+func (t *Tx) Rebind(query string) string {
+	return t.tx.Rebind(query)
+}
