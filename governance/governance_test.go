@@ -100,30 +100,31 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if draft.Version != 3 || draft.Status != rules.StatusDraft || !strings.Contains(draft.Source, "version: 3") {
+		// The demo ships versions 1 to 3 (3 in force from 2026), so the draft takes version 4.
+		if draft.Version != 4 || draft.Status != rules.StatusDraft || !strings.Contains(draft.Source, "version: 4") {
 			t.Fatalf("draft = v%d %s", draft.Version, draft.Status)
 		}
 		// A draft may change; its tests must pass before review.
 		broken := strings.Replace(draft.Source, "expect: {pathway: talking-therapies-step2, rule: caseness}", "expect: {pathway: watchful-waiting}", 1)
-		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, []byte(broken), "oops"); err != nil {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 4, []byte(broken), "oops"); err != nil {
 			t.Fatal(err)
 		}
-		if gate, err := lc.Submit(ctx, alice, "mh-triage", 3, ""); failure.CodeOf(err) != failure.Invalid || gate == nil || gate.Tests.Failed() == 0 {
+		if gate, err := lc.Submit(ctx, alice, "mh-triage", 4, ""); failure.CodeOf(err) != failure.Invalid || gate == nil || gate.Tests.Failed() == 0 {
 			t.Fatalf("submit of a failing draft: %v", err)
 		}
-		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, []byte(draft.Source), "fix"); err != nil {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 4, []byte(draft.Source), "fix"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.Submit(ctx, alice, "mh-triage", 3, "ready"); err != nil {
+		if _, err := lc.Submit(ctx, alice, "mh-triage", 4, "ready"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, src, "edit in review"); failure.CodeOf(err) != failure.Conflict {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 4, src, "edit in review"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("edit in review: %v, want a conflict", err)
 		}
-		if err := lc.Approve(ctx, alice, "mh-triage", 3, "looks good", nil); failure.CodeOf(err) != failure.Forbidden {
+		if err := lc.Approve(ctx, alice, "mh-triage", 4, "looks good", nil); failure.CodeOf(err) != failure.Forbidden {
 			t.Errorf("author's own approval: %v, want a conflict", err)
 		}
-		p, m, err := h.svc.StoredProgram(ctx, "mh-triage", 3)
+		p, m, err := h.svc.StoredProgram(ctx, "mh-triage", 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,25 +142,25 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		if _, err := unnamed.PreviewImpact(ctx, p, m, h.clock.t.AddDate(0, 0, -30), 0); err == nil || !strings.Contains(err.Error(), "no pseudonym key") {
 			t.Errorf("impact preview without a pseudonymiser: %v", err)
 		}
-		if err := lc.Approve(ctx, bob, "mh-triage", 3, "checked the impact", []byte(`{"changed":1}`)); err != nil {
+		if err := lc.Approve(ctx, bob, "mh-triage", 4, "checked the impact", []byte(`{"changed":1}`)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 3, src, "edit approved"); failure.CodeOf(err) != failure.Conflict {
+		if _, err := lc.UpdateDraft(ctx, alice, "mh-triage", 4, src, "edit approved"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("edit of an approved version: %v, want a conflict", err)
 		}
-		if a, err := h.svc.Rules.Approval(ctx, "mh-triage", 3); err != nil || a.Approver != bob.Subject {
+		if a, err := h.svc.Rules.Approval(ctx, "mh-triage", 4); err != nil || a.Approver != bob.Subject {
 			t.Errorf("approval = %+v, %v", a, err)
 		}
 		future := h.clock.t.Add(48 * time.Hour)
-		if err := lc.Activate(ctx, bob, "mh-triage", 3, future, "from Saturday"); err != nil {
+		if err := lc.Activate(ctx, bob, "mh-triage", 4, future, "from Saturday"); err != nil {
 			t.Fatal(err)
 		}
-		if err := lc.Activate(ctx, bob, "mh-triage", 3, h.clock.t.Add(-48*time.Hour), "past"); failure.CodeOf(err) != failure.Invalid {
+		if err := lc.Activate(ctx, bob, "mh-triage", 4, h.clock.t.Add(-48*time.Hour), "past"); failure.CodeOf(err) != failure.Invalid {
 			t.Errorf("activation in the past: %v", err)
 		}
 		before := h.decide(t, phq9(9, future.Add(-time.Minute)))
 		after := h.decide(t, phq9(9, future.Add(time.Minute)))
-		if before.RuleSet.Version != 1 || before.Outcome.Pathway != "watchful-waiting" || after.RuleSet.Version != 3 || after.Outcome.Pathway != "talking-therapies-step2" {
+		if before.RuleSet.Version != 3 || before.Outcome.Pathway != "watchful-waiting" || after.RuleSet.Version != 4 || after.Outcome.Pathway != "talking-therapies-step2" {
 			t.Errorf("before: v%d %s; after: v%d %s", before.RuleSet.Version, before.Outcome.Pathway, after.RuleSet.Version, after.Outcome.Pathway)
 		}
 		// Roll back: a new activation of the older approved version.
@@ -170,13 +171,13 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		if rolled := h.decide(t, phq9(9, h.clock.t.Add(time.Minute))); rolled.RuleSet.Version != 1 {
 			t.Errorf("after rollback decided by v%d", rolled.RuleSet.Version)
 		}
-		if again := h.decide(t, phq9(9, future.Add(time.Minute))); again.RuleSet.Version != 3 {
-			t.Errorf("a decision authored while v3 was in force used v%d", again.RuleSet.Version)
+		if again := h.decide(t, phq9(9, future.Add(time.Minute))); again.RuleSet.Version != 4 {
+			t.Errorf("a decision authored while v4 was in force used v%d", again.RuleSet.Version)
 		}
 		if err := lc.Retire(ctx, carol, "mh-triage", 1, "in force"); failure.CodeOf(err) != failure.Conflict {
 			t.Errorf("retire the active version: %v", err)
 		}
-		if err := lc.Retire(ctx, carol, "mh-triage", 3, "rolled back"); err != nil {
+		if err := lc.Retire(ctx, carol, "mh-triage", 4, "rolled back"); err != nil {
 			t.Fatal(err)
 		}
 		hist, err := h.svc.Rules.History(ctx, "mh-triage")
@@ -189,7 +190,8 @@ func TestLifecycleEndToEnd(t *testing.T) {
 		}
 		want := "v1 demo (system) ->draft|v1 demo (system) draft->approved|v1 demo (system) approved->active|" +
 			"v2 demo (system) ->draft|v2 demo (system) draft->approved|" +
-			"v3 Alice ->draft|v3 Alice draft->draft|v3 Alice draft->draft|v3 Alice draft->in_review|v3 Bob in_review->approved|v3 Bob approved->active|v1 Carol approved->active|v3 Carol approved->retired"
+			"v3 demo (system) ->draft|v3 demo (system) draft->approved|v3 demo (system) approved->active|" +
+			"v4 Alice ->draft|v4 Alice draft->draft|v4 Alice draft->draft|v4 Alice draft->in_review|v4 Bob in_review->approved|v4 Bob approved->active|v1 Carol approved->active|v4 Carol approved->retired"
 		if got := strings.Join(trail, "|"); got != want {
 			t.Errorf("audit trail:\n got %s\nwant %s", got, want)
 		}

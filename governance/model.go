@@ -6,6 +6,7 @@ package governance
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,40 +162,123 @@ func (m FormModel) itemDomain(i int) ([]rules.Value, bool) {
 	return []rules.Value{rules.String("")}, false
 }
 
-// scoreDomain is a sum's range (from its items' ranges) or a band score's band names.
+// scoreDomain is a sum's range (from its items' ranges) or a band score's band names, each with the
+// absent value where a valid submission can leave the score absent.
 func (m FormModel) scoreDomain(s int) ([]rules.Value, bool) {
 	sc := m.Form.Scores[s]
 	if len(sc.Sum) > 0 {
-		var lo, hi int64
-		for _, id := range sc.Sum {
-			i, _ := m.Form.ItemIndex(id)
-			vals, complete := m.itemDomain(i)
-			if !complete {
-				return spread(-1e6, 1e6), false
-			}
-			mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
-			for _, v := range vals {
-				mn, mx = min(mn, v.I), max(mx, v.I)
-			}
-			lo, hi = lo+mn, hi+mx
+		lo, hi, complete := m.sumRange(sc)
+		var vals []rules.Value
+		if complete && hi-lo <= maxEnumerated {
+			vals = intRange(lo, hi)
+		} else {
+			// Too wide to list: the ends, evenly spread points and, so that no band is skipped,
+			// every band's edges and the totals just outside them.
+			vals = withEdges(spread(lo, hi), m.bandEdges(s), lo, hi)
+			complete = false
 		}
-		if hi-lo > maxEnumerated {
-			return spread(lo, hi), false
+		if m.sumCanBeAbsent(sc) {
+			vals = append(vals, rules.Value{})
 		}
-		// A sum is absent when an optional item it sums is unanswered.
-		vals := intRange(lo, hi)
-		for _, id := range sc.Sum {
-			if i, _ := m.Form.ItemIndex(id); !m.Form.Items[i].Required {
-				return append(vals, rules.Value{}), true
-			}
-		}
-		return vals, true
+		return vals, complete
 	}
 	var out []rules.Value
 	for _, b := range sc.Bands {
 		out = append(out, rules.String(b.Name))
 	}
+	// A band is absent when its sum is, or when the total falls in no band; rules that read the
+	// band must be checked against that too, or a valid submission fails to evaluate.
+	src, ok := m.Form.ScoreIndex(sc.BandOf)
+	if !ok {
+		return append(out, rules.Value{}), false
+	}
+	lo, hi, _ := m.sumRange(m.Form.Scores[src])
+	if m.sumCanBeAbsent(m.Form.Scores[src]) || !bandsCover(sc.Bands, lo, hi) {
+		out = append(out, rules.Value{})
+	}
 	return out, true
+}
+
+// sumRange is the lowest and highest total of a sum score; complete is false when an item it sums
+// has no bounded range, and the range is then a wide stand-in.
+func (m FormModel) sumRange(sc triage.Score) (lo, hi int64, complete bool) {
+	for _, id := range sc.Sum {
+		i, _ := m.Form.ItemIndex(id)
+		vals, ok := m.itemDomain(i)
+		if !ok {
+			return -1e6, 1e6, false
+		}
+		mn, mx := int64(math.MaxInt64), int64(math.MinInt64)
+		for _, v := range vals {
+			mn, mx = min(mn, v.I), max(mx, v.I)
+		}
+		lo, hi = lo+mn, hi+mx
+	}
+	return lo, hi, true
+}
+
+// sumCanBeAbsent reports whether a sum score is absent for some valid submission: it sums an
+// optional item, which a submission may leave unanswered.
+func (m FormModel) sumCanBeAbsent(sc triage.Score) bool {
+	for _, id := range sc.Sum {
+		if i, ok := m.Form.ItemIndex(id); ok && !m.Form.Items[i].Required {
+			return true
+		}
+	}
+	return false
+}
+
+// bandEdges lists the minimum and maximum of every band of the band scores over sum score s.
+func (m FormModel) bandEdges(s int) []int64 {
+	name := m.Form.Scores[s].Name
+	var out []int64
+	for _, sc := range m.Form.Scores {
+		if sc.BandOf != name {
+			continue
+		}
+		for _, b := range sc.Bands {
+			out = append(out, int64(b.Min)-1, int64(b.Min), int64(b.Max), int64(b.Max)+1)
+		}
+	}
+	return out
+}
+
+// withEdges adds the edges within lo..hi to sampled values, sorted and without repeats.
+func withEdges(vals []rules.Value, edges []int64, lo, hi int64) []rules.Value {
+	seen := make(map[int64]bool, len(vals)+len(edges))
+	var ints []int64
+	for _, v := range vals {
+		if !seen[v.I] {
+			seen[v.I] = true
+			ints = append(ints, v.I)
+		}
+	}
+	for _, e := range edges {
+		if e >= lo && e <= hi && !seen[e] {
+			seen[e] = true
+			ints = append(ints, e)
+		}
+	}
+	slices.Sort(ints)
+	out := make([]rules.Value, len(ints))
+	for i, n := range ints {
+		out[i] = rules.Int(n)
+	}
+	return out
+}
+
+// bandsCover reports whether every total from lo to hi falls in some band.
+func bandsCover(bands []triage.Band, lo, hi int64) bool {
+	sorted := slices.Clone(bands)
+	slices.SortFunc(sorted, func(a, b triage.Band) int { return a.Min - b.Min })
+	next := lo
+	for _, b := range sorted {
+		if int64(b.Min) > next {
+			return false
+		}
+		next = max(next, int64(b.Max)+1)
+	}
+	return next > hi
 }
 
 func intRange(lo, hi int64) []rules.Value {

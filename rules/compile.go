@@ -49,6 +49,9 @@ type compiledPart struct {
 	text string
 	expr *compiledExpr
 	ref  int // index into Program.names when the operand only names an input, else -1
+	// cmp, when not nil, is the operand as a comparison of inputs and constants that an
+	// explanation can work out from the values it already holds, without CEL.
+	cmp *comparison
 }
 
 // noSizes gives the cost estimator no size hints, so unbounded inputs count as unbounded.
@@ -74,13 +77,11 @@ type Program struct {
 	params []ref.Val      // params in names order of fromParam slots
 	// paramValues are params as plain values, so explanations read them without converting.
 	paramValues []Value
-	// varRefs counts the inputs all variables read, and ruleRefs[i] those rules 0..i read: the
-	// size of an explanation's values, known before evaluation.
-	varRefs  int
-	ruleRefs []int
-	vars     []compiledExpr // in declaration order
-	rules    []compiledExpr // rules[i].prg is nil for a rule that always matches
-	always   []bool         // always[i] when rule i has no condition
+	vars        []compiledExpr // in declaration order
+	rules       []compiledExpr // rules[i].prg is nil for a rule that always matches
+	always      []bool         // always[i] when rule i has no condition
+	// plan is the layout every explanation of this program shares.
+	plan explainPlan
 }
 
 // celType maps a field kind to its CEL declaration type.
@@ -250,15 +251,7 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 	if len(probs) > 0 {
 		return nil, &CompileError{Problems: probs}
 	}
-	for _, v := range p.vars {
-		p.varRefs += len(v.refs)
-	}
-	p.ruleRefs = make([]int, len(p.rules))
-	total := 0
-	for i, r := range p.rules {
-		total += len(r.refs)
-		p.ruleRefs[i] = total
-	}
+	p.plan = p.planExplanations()
 	return p, nil
 }
 

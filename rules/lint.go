@@ -86,6 +86,8 @@ func (r *LintReport) Text() []byte {
 	case r.Points == 0:
 		fmt.Fprintf(&b, "%s: %d errors, %d warnings; not evaluated\n", name, r.Errors(), len(r.Findings)-r.Errors())
 		return b.Bytes()
+	case !r.Exhaustive && float64(r.Points) == r.Domain:
+		how = "every combination of representative values"
 	case !r.Exhaustive:
 		how = fmt.Sprintf("a sample of %d of %.0f combinations", r.Points, r.Domain)
 	}
@@ -223,8 +225,11 @@ func Lint(p *Program, m Model, opts LintOptions) *LintReport {
 		}
 	}
 
-	if complete && size <= float64(opts.MaxPoints) {
-		rep.Exhaustive = true
+	// Every combination when there are few enough, even of representative values of a domain too
+	// wide to list: that is deterministic and reaches every value listed, band edges included,
+	// where random draws might not.
+	if size <= float64(opts.MaxPoints) {
+		rep.Exhaustive = complete
 		idx := make([]int, len(inputs))
 		for k := range inputs {
 			set(k, domains[k][0])
@@ -244,6 +249,9 @@ func Lint(p *Program, m Model, opts LintOptions) *LintReport {
 			if k < 0 {
 				break
 			}
+		}
+		if !complete {
+			add("", Pos{}, "domain", SeverityWarning, "some inputs the rules read are too wide to list, so every combination of representative values was evaluated (%.0f); unreachable rules and failing inputs between them may be missed", size)
 		}
 	} else {
 		rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed))
@@ -321,12 +329,17 @@ func (p *Program) evalVars(in *Input) ([]ref.Val, error) {
 	return a.vars, nil
 }
 
-// describe names the values of the given inputs, for examples in findings.
+// describe names the values of the given inputs, for examples in findings; an optional answer
+// left empty, and a score it leaves empty, read "absent".
 func (p *Program) describe(inputs []int, in *Input) string {
 	a := activation{p: p, in: in}
 	parts := make([]string, len(inputs))
 	for k, i := range inputs {
-		v, _ := a.value(i)
+		v, ok := a.value(i)
+		if !ok {
+			parts[k] = p.names[i] + "=absent"
+			continue
+		}
 		parts[k] = fmt.Sprintf("%s=%v", p.names[i], plainValue(v).Any())
 	}
 	return strings.Join(parts, " ")

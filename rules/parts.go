@@ -7,6 +7,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 	"cel.dev/cel-go/parser"
@@ -81,9 +82,132 @@ func (p *Program) splitParts(env *cel.Env, checked *cel.Ast, whole compiledExpr,
 		if err != nil {
 			return "", single()
 		}
-		parts = append(parts, compiledPart{text: text, expr: &ce, ref: p.nameIndex(text)})
+		parts = append(parts, compiledPart{text: text, expr: &ce, ref: p.nameIndex(text), cmp: p.comparisonOf(e, native.SourceInfo())})
 	}
 	return op, parts
+}
+
+// comparison is an operand of the form `a OP b`, where each side is an input name or a literal
+// and OP is one of < <= > >= == !=: the shape of nearly every threshold in a rule set.
+type comparison struct {
+	op          string
+	left, right comparand
+}
+
+// comparand is one side of a comparison: an input name (ref >= 0) or a literal value.
+type comparand struct {
+	ref int
+	lit Value
+}
+
+// comparisonOf recognises an operand that is a comparison of names and literals, or returns nil.
+func (p *Program) comparisonOf(e ast.Expr, info *ast.SourceInfo) *comparison {
+	if e.Kind() != ast.CallKind {
+		return nil
+	}
+	call := e.AsCall()
+	var op string
+	switch call.FunctionName() {
+	case operators.Less:
+		op = "<"
+	case operators.LessEquals:
+		op = "<="
+	case operators.Greater:
+		op = ">"
+	case operators.GreaterEquals:
+		op = ">="
+	case operators.Equals:
+		op = "=="
+	case operators.NotEquals:
+		op = "!="
+	default:
+		return nil
+	}
+	args := call.Args()
+	if len(args) != 2 || call.IsMemberFunction() {
+		return nil
+	}
+	var sides [2]comparand
+	for k, arg := range args {
+		switch arg.Kind() {
+		case ast.LiteralKind:
+			v := plainValue(arg.AsLiteral())
+			if v.Kind == KindNone || v.Kind == KindString && arg.AsLiteral().Type() != types.StringType {
+				return nil // bytes, null, unsigned and the like: leave them to CEL
+			}
+			sides[k] = comparand{ref: -1, lit: v}
+		default:
+			text, err := parser.Unparse(arg, info)
+			if err != nil {
+				return nil
+			}
+			i := p.nameIndex(text)
+			if i < 0 {
+				return nil
+			}
+			sides[k] = comparand{ref: i}
+		}
+	}
+	return &comparison{op: op, left: sides[0], right: sides[1]}
+}
+
+// eval works out the comparison from plain values, as CEL would; ok is false when it cannot (a
+// value absent, or of kinds CEL compares in ways not mirrored here), and CEL must be asked.
+func (c *comparison) eval(r *Result, vars []VariableRun) (v Value, ok bool) {
+	side := func(s comparand) Value {
+		if s.ref < 0 {
+			return s.lit
+		}
+		return r.plain(s.ref, vars)
+	}
+	a, b := side(c.left), side(c.right)
+	if a.Kind != b.Kind {
+		return Value{}, false
+	}
+	var order int // -1, 0 or 1
+	switch a.Kind {
+	case KindInt:
+		order = cmpOrder(a.I, b.I)
+	case KindString:
+		order = cmpOrder(a.S, b.S)
+	case KindDouble:
+		if a.F != a.F || b.F != b.F {
+			return Value{}, false // NaN: leave CEL's rules to CEL
+		}
+		order = cmpOrder(a.F, b.F)
+	case KindBool:
+		if c.op != "==" && c.op != "!=" {
+			return Value{}, false
+		}
+		if a.B != b.B {
+			order = 1
+		}
+	default:
+		return Value{}, false
+	}
+	switch c.op {
+	case "<":
+		return Bool(order < 0), true
+	case "<=":
+		return Bool(order <= 0), true
+	case ">":
+		return Bool(order > 0), true
+	case ">=":
+		return Bool(order >= 0), true
+	case "==":
+		return Bool(order == 0), true
+	}
+	return Bool(order != 0), true
+}
+
+func cmpOrder[T int64 | float64 | string](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 // nameIndex is the index of an operand that is only an input name, such as vars.severe, or -1.

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +63,11 @@ func (r *Registry) compile(ctx context.Context, v Version, schema Schema) (*Prog
 	if err != nil {
 		return nil, failure.Errorf(failure.Unavailable, "stored rule set %s v%d does not parse: %w", v.ID, v.Version, err)
 	}
+	if !rs.AcceptsFormVersion(schema.Version) {
+		// A form version the rule set does not declare is the submitter's to change, not an outage.
+		return nil, failure.Errorf(failure.Invalid, "form_version: rule set %s v%d decides form %s %s, not version %d; submit the form's current version",
+			v.ID, v.Version, schema.Form, versionList(rs.FormVersions), schema.Version)
+	}
 	known, err := r.pathwaySet(ctx)
 	if err != nil {
 		return nil, err
@@ -95,4 +102,16 @@ func (r *Registry) Active(ctx context.Context, schema Schema, at time.Time) (*Pr
 		return nil, err
 	}
 	return r.Program(ctx, id, version, schema)
+}
+
+// versionList names form versions for messages: "version 2", "versions 2 and 3", "versions 1, 2 and 3".
+func versionList(vs []int) string {
+	if len(vs) == 1 {
+		return "version " + strconv.Itoa(vs[0])
+	}
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = strconv.Itoa(v)
+	}
+	return "versions " + strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
 }

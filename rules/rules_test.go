@@ -306,25 +306,32 @@ func dischargeSchema() rules.Schema {
 
 func BenchmarkEvaluate(b *testing.B) {
 	p := compileFile(b, "mh-triage.v1.yaml", mentalHealthSchema())
-	in := mhInput(9, 5, 0, false, false, false) // falls through every rule
-	b.Run("outcome", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := p.Evaluate(in); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name string
+		in   rules.Input
+	}{
+		{"", mhInput(9, 5, 0, false, false, false)},          // falls through every rule: the most steps
+		{"-caseness", mhInput(5, 8, 0, false, false, false)}, // matches an || by its second operand: parts shown
+	} {
+		b.Run("outcome"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Evaluate(c.in); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("explained", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			r, err := p.Evaluate(in)
-			if err != nil {
-				b.Fatal(err)
+		})
+		b.Run("explained"+c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := p.Evaluate(c.in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = r.Explain()
 			}
-			_ = r.Explain()
-		}
-	})
+		})
+	}
 }
 
 func FuzzCompile(f *testing.F) {

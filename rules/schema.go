@@ -44,12 +44,15 @@ type Schema struct {
 }
 
 // Value is one input value; it is a small tagged union so evaluation need not allocate maps.
+//
+// The string comes first and the one-byte fields last, so a Value is 40 bytes rather than 48: inputs
+// and explanations hold many of them.
 type Value struct {
-	Kind Kind
+	S    string
 	I    int64
 	F    float64
+	Kind Kind
 	B    bool
-	S    string
 }
 
 // Int makes an integer value.

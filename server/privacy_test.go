@@ -27,7 +27,7 @@ func TestImpactPreviewIsPseudonymised(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
 		e := startEnv(t, db)
 		e.user(t, "ana", "", "", identity.Analyst)
-		// PHQ-9 total 9: watchful waiting under v1, step 2 under v2.
+		// PHQ-9 total 9: watchful waiting under v3 (in force, caseness 10 as in v1), step 2 under v2.
 		nine := strings.Replace(strings.Replace(assessment, `"phq9_1":2`, `"phq9_1":1`, 1),
 			`"subject":{"ref":"s-1","age":34}`, `"subject":{"ref":"sarah-ashworth-77","birth_date":"1980-02-03","postcode":"NG7 2RD"}`, 1)
 		resp, b := do(t, "POST", e.URL+"/v1/assessments", nine, nil)
