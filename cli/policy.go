@@ -63,6 +63,7 @@ var commandPermissions = map[string]identity.Permission{
 // offlineCommands work on files alone and never open the database, so they need no permission.
 var offlineCommands = map[string]bool{
 	"fixtures generate": true,
+	"routing solve":     true, // benchmark instances from files
 	"rules lint":        true,
 	"rules test":        true,
 	"config show":       true, // the settings, with secrets masked

@@ -54,6 +54,7 @@ func (c *commands) routingCommand() *cli.Command {
 		Name:  "routing",
 		Usage: "practitioners' days, appointments and batch optimisation",
 		Subcommands: []*cli.Command{
+			c.routingSolveCommand(),
 			{
 				Name:  "day",
 				Usage: "list a practitioner's booked visits on a day",
