@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -15,10 +16,21 @@ import (
 )
 
 // BenchmarkStoredAssessment measures what signing in, authorisation and the access record add to
-// a stored assessment on SQLite: the engine alone, the engine with the token check, the policy
+// a stored assessment on each backend: the engine alone, the engine with the token check, the policy
 // check and the access record written in the decision's transaction, and the whole HTTP handler.
 // Run with -benchtime 200x, as the triage booking benchmark, so the roster's slots do not run out.
 func BenchmarkStoredAssessment(b *testing.B) {
+	for _, dialect := range databasetest.Dialects() {
+		b.Run(string(dialect), func(b *testing.B) {
+			if dialect == database.Postgres && os.Getenv(databasetest.PostgresEnv) == "" {
+				b.Skip(databasetest.PostgresEnv + " is not set")
+			}
+			benchmarkStoredAssessment(b, dialect)
+		})
+	}
+}
+
+func benchmarkStoredAssessment(b *testing.B, dialect database.Dialect) {
 	body := []byte(assessment)
 	ctx := context.Background()
 	// Each variant starts from a fresh database, so that none books into a roster the one
@@ -27,7 +39,7 @@ func BenchmarkStoredAssessment(b *testing.B) {
 	var tok string
 	fresh := func(b *testing.B) {
 		b.Helper()
-		e = startEnv(b, databasetest.Open(b, database.SQLite))
+		e = startEnv(b, databasetest.Open(b, dialect))
 		tok = e.user(b, "carol", "central", "", identity.Clinician)
 	}
 	b.Run("engine", func(b *testing.B) {
