@@ -38,6 +38,7 @@ const (
 	ActionReplayRun         = "replay.run"
 	ActionExportRun         = "export.run"
 	ActionImpactPreview     = "impact.preview"
+	ActionRoutingVisits     = "routing.visits"
 	ActionAuditSearch       = "audit.search"
 )
 

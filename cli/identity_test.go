@@ -1,14 +1,12 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/internal/syncbuffer"
 )
 
 // identityStore opens the database at dsn for checks the command line does not print.
@@ -167,8 +166,8 @@ func TestAccountCommands(t *testing.T) {
 		if _, _, err := store.TokenPrincipal(ctx, aliceSecret, fixedNow()); err == nil {
 			t.Error("a disabled account's token still authenticates")
 		}
-		if code, out, _ = run(t, "", "--db", dsn, "users", "list"); !strings.Contains(out, "disabled") {
-			t.Errorf("users list does not show alice disabled:\n%s", out)
+		if code, out, _ = run(t, "", "--db", dsn, "users", "list"); code != 0 || !strings.Contains(out, "disabled") {
+			t.Errorf("users list does not show alice disabled: exit %d\n%s", code, out)
 		}
 	})
 }
@@ -176,22 +175,7 @@ func TestAccountCommands(t *testing.T) {
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
 // syncBuffer is a buffer that a running command writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuffer.Buffer
 
 var listeningURL = regexp.MustCompile(`msg=listening .*url=(https?://[0-9.:\[\]a-z]+)`)
 

@@ -370,16 +370,15 @@ func (s *SQLStore) Disable(ctx context.Context, username string, now time.Time) 
 			return err
 		}
 		at := database.NewTime(now)
-		for _, q := range []string{
-			`UPDATE users SET disabled = TRUE WHERE id = ?`,
-			`UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
-			`UPDATE sessions SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL`,
+		for _, st := range []struct {
+			q    string
+			args []any
+		}{
+			{`UPDATE users SET disabled = TRUE WHERE id = ?`, []any{u.ID}},
+			{`UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, []any{at, u.ID}},
+			{`UPDATE sessions SET revoked_at = ? WHERE subject = ? AND revoked_at IS NULL`, []any{at, u.ID}},
 		} {
-			args := []any{at, u.ID}
-			if strings.HasPrefix(q, "UPDATE users") {
-				args = []any{u.ID}
-			}
-			if _, err := tx.ExecContext(ctx, tx.Rebind(q), args...); err != nil {
+			if _, err := tx.ExecContext(ctx, tx.Rebind(st.q), st.args...); err != nil {
 				return fmt.Errorf("identity: unable to disable user: %w", err)
 			}
 		}

@@ -17,10 +17,10 @@ import (
 // long enough that "x" or "test" will not do.
 const minBreakGlassReason = 10
 
-// accessEntry describes an access by the request's principal, for the access audit.
-func (s *Server) accessEntry(r *http.Request, action string, records []string, outcome audit.Outcome) audit.Access {
+// accessEntry describes an allowed access by the request's principal, for the access audit.
+func (s *Server) accessEntry(r *http.Request, action string, records []string) audit.Access {
 	p := identity.FromContext(r.Context())
-	e := audit.Access{At: s.Engine.Now(), Action: action, Records: records, Outcome: outcome,
+	e := audit.Access{At: s.Engine.Now(), Action: action, Records: records, Outcome: audit.Allowed,
 		Client: s.clientAddr(r), RequestID: infoOf(r).id}
 	if p != nil {
 		e.Subject, e.Team = p.Subject, p.Team()
@@ -34,22 +34,13 @@ func (s *Server) accessEntry(r *http.Request, action string, records []string, o
 	return e
 }
 
-// recordAccess writes an access record in its own transaction. Personal data is never served
-// without its record: when the record cannot be written, the request fails.
-func (s *Server) recordAccess(ctx context.Context, e audit.Access) error {
-	if s.Audit == nil {
-		return nil
-	}
-	return s.Audit.Append(ctx, e)
-}
-
 // recordInTx returns a hook that writes the access record in the transaction storing a decision.
 func (s *Server) recordInTx(r *http.Request, action string) triage.Booking {
 	if s.Audit == nil {
 		return nil
 	}
 	return func(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
-		return audit.AppendTx(ctx, tx, s.accessEntry(r, action, []string{d.ID}, audit.Allowed))
+		return audit.AppendTx(ctx, tx, s.accessEntry(r, action, []string{d.ID}))
 	}
 }
 
@@ -72,16 +63,11 @@ func (s *Server) readDecision(w http.ResponseWriter, r *http.Request, id, action
 		return nil, false
 	}
 	p := identity.FromContext(r.Context())
-	e := s.accessEntry(r, action, []string{d.ID}, audit.Allowed)
+	e := s.accessEntry(r, action, []string{d.ID})
 	if !related(p, d) {
 		reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader))
 		if reason == "" {
-			e.Outcome = audit.Denied
-			if err := s.recordAccess(r.Context(), e); err != nil {
-				s.writeProblem(w, r, err)
-				return nil, false
-			}
-			s.writeProblem(w, r, failure.Errorf(failure.Forbidden,
+			s.settleAccess(w, r, e, failure.Errorf(failure.Forbidden,
 				"decision %s is not filed under your team or assigned to you; to read it in an emergency, state the reason in the %s header: it will be recorded and reviewed", d.ID, BreakGlassHeader))
 			return nil, false
 		}
@@ -91,11 +77,7 @@ func (s *Server) readDecision(w http.ResponseWriter, r *http.Request, id, action
 		}
 		e.BreakGlass, e.Purpose = true, reason
 	}
-	if err := s.recordAccess(r.Context(), e); err != nil {
-		s.writeProblem(w, r, err)
-		return nil, false
-	}
-	return d, true
+	return d, s.settleAccess(w, r, e, nil)
 }
 
 // manageDecision checks that a coordinator changing a case's appointments belongs to the team the
@@ -107,18 +89,29 @@ func (s *Server) manageDecision(w http.ResponseWriter, r *http.Request, id, acti
 		return false
 	}
 	p := identity.FromContext(r.Context())
-	e := s.accessEntry(r, action, append([]string{d.ID}, records...), audit.Allowed)
+	e := s.accessEntry(r, action, append([]string{d.ID}, records...))
+	var refusal error
 	if !p.InTeam(d.Team) {
+		refusal = failure.Errorf(failure.Forbidden, "decision %s is not filed under your team, so you cannot change its appointments", d.ID)
+	}
+	return s.settleAccess(w, r, e, refusal)
+}
+
+// settleAccess records an access and reports whether the request may go on. With a refusal, the
+// access is recorded as denied and the request refused with it; an access whose record cannot be
+// written is refused too, because personal data is never served unrecorded.
+func (s *Server) settleAccess(w http.ResponseWriter, r *http.Request, e audit.Access, refusal error) bool {
+	if refusal != nil {
 		e.Outcome = audit.Denied
-		if err := s.recordAccess(r.Context(), e); err != nil {
+	}
+	if s.Audit != nil {
+		if err := s.Audit.Append(r.Context(), e); err != nil {
 			s.writeProblem(w, r, err)
 			return false
 		}
-		s.writeProblem(w, r, failure.Errorf(failure.Forbidden, "decision %s is not filed under your team, so you cannot change its appointments", d.ID))
-		return false
 	}
-	if err := s.recordAccess(r.Context(), e); err != nil {
-		s.writeProblem(w, r, err)
+	if refusal != nil {
+		s.writeProblem(w, r, refusal)
 		return false
 	}
 	return true

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -249,5 +248,3 @@ func (t *throttle) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	return true, 0
 }
-
-var errThrottled = errors.New("too many sign-in attempts")

@@ -265,8 +265,7 @@ func (s *Server) practitionerDay(w http.ResponseWriter, r *http.Request, p *tria
 	for i, v := range visits {
 		ids[i] = v.ID
 	}
-	if err := s.recordAccess(r.Context(), s.accessEntry(r, audit.ActionDayRead, ids, audit.Allowed)); err != nil {
-		s.writeProblem(w, r, err)
+	if !s.settleAccess(w, r, s.accessEntry(r, audit.ActionDayRead, ids), nil) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"practitioner_id": r.PathValue("id"), "date": date, "visits": visits})
@@ -330,8 +329,7 @@ func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Pla
 		s.writePlaceProblem(w, r, err)
 		return
 	}
-	if err := s.recordAccess(r.Context(), s.accessEntry(r, "routing.visits", []string{"date:" + r.URL.Query().Get("date")}, audit.Allowed)); err != nil {
-		s.writeProblem(w, r, err)
+	if !s.settleAccess(w, r, s.accessEntry(r, audit.ActionRoutingVisits, []string{"date:" + r.URL.Query().Get("date")}), nil) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/geo+json")

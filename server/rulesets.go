@@ -259,8 +259,7 @@ func (s *Server) ruleSetImpact(w http.ResponseWriter, r *http.Request, g *govern
 		s.writeProblem(w, r, err)
 		return
 	}
-	if err := s.recordAccess(r.Context(), s.accessEntry(r, audit.ActionImpactPreview, []string{r.PathValue("id") + " v" + strconv.Itoa(version)}, audit.Allowed)); err != nil {
-		s.writeProblem(w, r, err)
+	if !s.settleAccess(w, r, s.accessEntry(r, audit.ActionImpactPreview, []string{r.PathValue("id") + " v" + strconv.Itoa(version)}), nil) {
 		return
 	}
 	s.writeJSON(w, http.StatusOK, imp)

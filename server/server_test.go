@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/internal/syncbuffer"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/server"
 	"github.com/carepath/carepath/triage"
@@ -41,7 +41,7 @@ type env struct {
 	db     *database.DB
 	ids    *identity.SQLStore
 	tokens map[string]string // username → API token
-	logs   *bytes.Buffer
+	logs   *syncbuffer.Buffer
 }
 
 // tokenOf maps a test server's URL to the token do sends when a request names none: a user with
@@ -68,11 +68,11 @@ func startEnv(t testing.TB, db *database.DB) *env {
 		}
 	}
 	var n atomic.Int64
-	logs := &bytes.Buffer{}
+	logs := &syncbuffer.Buffer{}
 	s := &server.Server{
 		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: testNow, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
 			Placement: triage.NewPlacement(db, rs, "")},
-		Forms: forms, Rules: rs, DB: db, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Ping: db.PingContext,
+		Forms: forms, Rules: rs, DB: db, Logger: slog.New(slog.NewTextHandler(logs, nil)), Ping: db.PingContext,
 		Auth: identity.NewAuthenticator(ids, testNow), Audit: &audit.Log{DB: db}, Privacy: testPseudonyms,
 	}
 	srv := httptest.NewServer(s.Handler())
@@ -107,17 +107,6 @@ func (e *env) user(t testing.TB, username, team, practitioner string, roles ...i
 // bearer is the header map that authenticates as username.
 func (e *env) bearer(username string) map[string]string {
 	return map[string]string{"Authorization": "Bearer " + e.tokens[username]}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // anonymous marks a request sent without credentials.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/config"
+	"github.com/carepath/carepath/internal/syncbuffer"
 )
 
 // testTimeout stands in for the read and idle timeouts, short so that the tests are quick.
@@ -48,22 +48,7 @@ func quickServer() config.Server {
 }
 
 // syncBuffer collects log output written from the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = syncbuffer.Buffer
 
 // serveOn starts a real server from Listen and returns its listener address and base URL.
 func serveOn(t *testing.T, cfg config.Server, h http.Handler, logger *slog.Logger) (string, string) {
