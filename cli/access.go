@@ -7,6 +7,7 @@ import (
 
 	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -26,10 +27,6 @@ func (c *commands) recordInTx(s *services, action string) triage.Booking {
 
 func (c *commands) access(action string, records []string, purpose string) audit.Access {
 	p := c.principal()
-	roles := make([]string, len(p.Roles))
-	for i, r := range p.Roles {
-		roles[i] = string(r)
-	}
-	return audit.Access{Subject: p.Subject, Roles: roles, Team: p.Team(), At: c.now(), Action: action, Records: records,
+	return audit.Access{Subject: p.Subject, Roles: identity.RoleNames(p.Roles), Team: p.Team(), At: c.now(), Action: action, Records: records,
 		Purpose: purpose, Outcome: audit.Allowed, Client: "cli"}
 }

@@ -29,13 +29,7 @@ func roleFlag() cli.Flag {
 	return &cli.StringSliceFlag{Name: "role", Usage: "roles, comma-separated or repeated: " + rolesUsage()}
 }
 
-func rolesUsage() string {
-	names := make([]string, len(identity.Roles))
-	for i, r := range identity.Roles {
-		names[i] = string(r)
-	}
-	return strings.Join(names, ", ")
-}
+func rolesUsage() string { return strings.Join(identity.RoleNames(identity.Roles), ", ") }
 
 // withIdentity opens the database and runs fn with the identity store; a refusal of the input
 // exits with code 2, naming the field and the reason.
@@ -417,13 +411,7 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, failure.Errorf(failure.Invalid, "expires %q: want a number of days such as 90d, a date YYYY-MM-DD or an RFC 3339 time", s)
 }
 
-func joinRoles(rs []identity.Role) string {
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = string(r)
-	}
-	return strings.Join(names, ",")
-}
+func joinRoles(rs []identity.Role) string { return strings.Join(identity.RoleNames(rs), ",") }
 
 func listOrDash(ss []string) string {
 	if len(ss) == 0 {

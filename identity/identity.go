@@ -56,13 +56,16 @@ func ParseRoles(s string) ([]Role, error) {
 	return out, nil
 }
 
-func roleList() string {
-	names := make([]string, len(Roles))
-	for i, r := range Roles {
+// RoleNames returns the roles' names, in the same order, as the audit trail and listings write them.
+func RoleNames(rs []Role) []string {
+	names := make([]string, len(rs))
+	for i, r := range rs {
 		names[i] = string(r)
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func roleList() string { return strings.Join(RoleNames(Roles), ", ") }
 
 // Permission is what a route or command needs; Policy says which roles hold it.
 type Permission string
@@ -209,11 +212,7 @@ func holders(perm Permission) string {
 	if len(rs) == 0 {
 		return "no role"
 	}
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = string(r)
-	}
-	return "the role " + strings.Join(names, " or ")
+	return "the role " + strings.Join(RoleNames(rs), " or ")
 }
 
 // Local is the principal of a CLI user acting on a database they can open directly: whoever can

@@ -155,10 +155,7 @@ func (s *SQLStore) checkTeams(ctx context.Context, ex database.Querier, teams []
 }
 
 func joinRoles(rs []Role) string {
-	names := make([]string, len(rs))
-	for i, r := range rs {
-		names[i] = string(r)
-	}
+	names := RoleNames(rs)
 	slices.Sort(names)
 	return strings.Join(slices.Compact(names), ",")
 }

@@ -23,10 +23,7 @@ func (s *Server) accessEntry(r *http.Request, action string, records []string) a
 	e := audit.Access{At: s.Engine.Now(), Action: action, Records: records, Outcome: audit.Allowed,
 		Client: s.clientAddr(r), RequestID: infoOf(r).id}
 	if p != nil {
-		e.Subject, e.Team = p.Subject, p.Team()
-		for _, role := range p.Roles {
-			e.Roles = append(e.Roles, string(role))
-		}
+		e.Subject, e.Team, e.Roles = p.Subject, p.Team(), identity.RoleNames(p.Roles)
 	}
 	if e.Subject == "" {
 		e.Subject = "anonymous"

@@ -192,7 +192,7 @@ func TestPagesNeedNoInlineCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(files) == 0 {
-		t.Skip("no pages yet")
+		t.Fatal("no files in pages/: the test would check nothing")
 	}
 	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>\s*[^<\s]|<style|\sstyle\s*=|\son[a-z]+\s*=|javascript:|(src|href)\s*=\s*"(https?:)?//|url\(\s*['"]?(data:|https?:|//)|@import`)
 	for _, f := range files {
