@@ -77,7 +77,8 @@ func (l *Log) Append(ctx context.Context, e Access) error {
 // AppendTx stores one access record inside the caller's transaction, so that the access and the
 // change it records commit or roll back together. It locks the access chain's head until the
 // transaction ends, serialising every audited transaction across server replicas: call it as
-// late in the transaction as possible.
+// late in the transaction as possible. SQLite's write lock is held from BEGIN anyway, so there
+// it reads the head, writes the row and moves the head in four prepared statements (the record index is the fourth).
 func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	records, err := e.check()
 	if err != nil {
@@ -87,49 +88,67 @@ func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	if err != nil {
 		return fmt.Errorf("audit: unable to encode the records of %s: %w", e.Action, err)
 	}
+	at := database.NewTime(e.At)
+	roles := strings.Join(e.Roles, ",")
+	fields := []string{at.String(), e.Subject, roles, e.Team, e.Action,
+		string(recordsJSON), e.Purpose, boolText(e.BreakGlass), string(e.Outcome), e.Client, e.RequestID}
+
+	if tx.Dialect == database.Postgres {
+		// One round trip, which on PostgreSQL is most of an append's cost: the statement locks the
+		// head, hashes the row in the database from the head and the fields Go encoded, and moves
+		// the head, so the transaction never waits on the network while it holds the lock.
+		res, err := tx.ExecPrepared(ctx, appendAccessPostgres, at, e.Subject, roles, e.Team, e.Action, string(recordsJSON),
+			e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID, encodeFields(nil, fields...))
+		if err != nil {
+			return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n != 1 {
+			return fmt.Errorf("audit: the %s chain has no head: the database needs `carepath migrate`", ChainAccess)
+		}
+		return nil
+	}
+
 	h, err := lockHead(ctx, tx, ChainAccess)
 	if err != nil {
 		return err
 	}
 	seq := h.Seq + 1
-	at := database.NewTime(e.At)
-	roles := strings.Join(e.Roles, ",")
-	hash := hashRow(ChainAccess, seq, h.Hash, at.String(), e.Subject, roles, e.Team, e.Action,
-		string(recordsJSON), e.Purpose, boolText(e.BreakGlass), string(e.Outcome), e.Client, e.RequestID)
+	hash := hashRow(ChainAccess, seq, h.Hash, fields...)
 	args := []any{seq, at, e.Subject, roles, e.Team, e.Action, string(recordsJSON), e.Purpose, e.BreakGlass,
 		string(e.Outcome), e.Client, e.RequestID, h.Hash, hash}
-
-	switch tx.Dialect {
-	case database.Postgres:
-		// One round trip: the row, its record index and the head move together.
-		_, err = tx.ExecContext(ctx, `WITH row AS (
-				INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			), recs AS (
-				INSERT INTO access_audit_records (seq, record_id)
-				SELECT $1, r FROM jsonb_array_elements_text($7::text::jsonb) AS r
-			)
-			UPDATE audit_chains SET seq = $1, hash = $14 WHERE chain = 'access'`, args...)
-		if err != nil {
-			return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
-		}
-	default:
-		if _, err = tx.ExecContext(ctx, `INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
-			return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
-		}
-		if len(records) > 0 {
-			if _, err = tx.ExecContext(ctx, `INSERT INTO access_audit_records (seq, record_id) SELECT ?, value FROM json_each(?)`,
-				seq, string(recordsJSON)); err != nil {
-				return fmt.Errorf("audit: unable to index the records of %s by %s: %w", e.Action, e.Subject, err)
-			}
-		}
-		if err := moveHead(ctx, tx, ChainAccess, seq, hash); err != nil {
-			return err
+	if _, err = tx.ExecPrepared(ctx, `INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+		return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
+	}
+	if len(records) > 0 {
+		if _, err = tx.ExecPrepared(ctx, `INSERT INTO access_audit_records (seq, record_id) SELECT ?, value FROM json_each(?)`,
+			seq, string(recordsJSON)); err != nil {
+			return fmt.Errorf("audit: unable to index the records of %s by %s: %w", e.Action, e.Subject, err)
 		}
 	}
-	return nil
+	return moveHead(ctx, tx, ChainAccess, seq, hash)
 }
+
+// appendAccessPostgres appends one access row on PostgreSQL in a single statement. Its hash is
+// hashRow's: SHA-256 over the chain and seq fields, the row's fields as encodeFields wrote them
+// ($12), and the previous hash, each length-prefixed; seq and the hashes are ASCII, so their
+// length in characters is their length in bytes.
+var appendAccessPostgres = `WITH h AS (
+		SELECT seq + 1 AS seq, hash AS prev FROM audit_chains WHERE chain = 'access' FOR UPDATE
+	), n AS (
+		SELECT seq, prev, encode(sha256(
+			convert_to('` + string(appendField(nil, ChainAccess)) + `' || length(seq::text) || ':' || seq::text || ',', 'UTF8')
+			|| $12::bytea
+			|| convert_to(length(prev) || ':' || prev || ',', 'UTF8')), 'hex') AS hash
+		FROM h
+	), row AS (
+		INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
+		SELECT n.seq, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, n.prev, n.hash FROM n
+	), recs AS (
+		INSERT INTO access_audit_records (seq, record_id)
+		SELECT n.seq, r FROM n, jsonb_array_elements_text($6::text::jsonb) AS r
+	)
+	UPDATE audit_chains c SET seq = n.seq, hash = n.hash FROM n WHERE c.chain = 'access'`
 
 // check validates an access record and returns its record ids without repeats, in the order
 // given, since the record index holds each id once per access.

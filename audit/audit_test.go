@@ -457,13 +457,24 @@ func TestRuleSetRowsFromBeforeTheChain(t *testing.T) {
 	}
 }
 
-// BenchmarkAppendTx measures an access record on SQLite: alone in its own transaction, and as one
-// more write in a transaction the caller already holds (as when a decision is stored).
+// BenchmarkAppendTx measures an access record on each backend: alone in its own transaction, and
+// as one more write in a transaction the caller already holds (as when a decision is stored).
 func BenchmarkAppendTx(b *testing.B) {
+	for _, dialect := range databasetest.Dialects() {
+		b.Run(string(dialect), func(b *testing.B) {
+			if dialect == database.Postgres && os.Getenv(databasetest.PostgresEnv) == "" {
+				b.Skip(databasetest.PostgresEnv + " is not set")
+			}
+			benchmarkAppendTx(b, dialect)
+		})
+	}
+}
+
+func benchmarkAppendTx(b *testing.B, dialect database.Dialect) {
 	ctx := context.Background()
 	e := access(1, "u-alice", "d-1", "d-2")
 	b.Run("own-transaction", func(b *testing.B) {
-		db := databasetest.Open(b, database.SQLite)
+		db := databasetest.Open(b, dialect)
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := db.InTx(ctx, func(tx *database.Tx) error { return audit.AppendTx(ctx, tx, e) }); err != nil {
@@ -472,7 +483,7 @@ func BenchmarkAppendTx(b *testing.B) {
 		}
 	})
 	b.Run("in-caller-transaction", func(b *testing.B) {
-		db := databasetest.Open(b, database.SQLite)
+		db := databasetest.Open(b, dialect)
 		b.ReportAllocs()
 		err := db.InTx(ctx, func(tx *database.Tx) error {
 			for b.Loop() {

@@ -45,7 +45,7 @@ func lockHead(ctx context.Context, tx *database.Tx, chain string) (head, error) 
 		q = `SELECT start_seq, seq, hash FROM audit_chains WHERE chain = $1 FOR UPDATE`
 	}
 	var h head
-	err := tx.QueryRowContext(ctx, q, chain).Scan(&h.Start, &h.Seq, &h.Hash)
+	err := tx.QueryRowPrepared(ctx, q, chain).Scan(&h.Start, &h.Seq, &h.Hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return head{}, fmt.Errorf("audit: the %s chain has no head: the database needs `carepath migrate`", chain)
 	} else if err != nil {
@@ -59,7 +59,7 @@ func moveHead(ctx context.Context, tx *database.Tx, chain string, seq int64, has
 	if tx.Dialect == database.Postgres {
 		q = `UPDATE audit_chains SET seq = $1, hash = $2 WHERE chain = $3`
 	}
-	if _, err := tx.ExecContext(ctx, q, seq, hash, chain); err != nil {
+	if _, err := tx.ExecPrepared(ctx, q, seq, hash, chain); err != nil {
 		return fmt.Errorf("audit: unable to move the head of the %s chain to row %d: %w", chain, seq, err)
 	}
 	return nil
@@ -83,12 +83,18 @@ func hashRow(chain string, seq int64, prev string, fields ...string) string {
 	buf := make([]byte, 0, 512)
 	buf = appendField(buf, chain)
 	buf = appendField(buf, strconv.FormatInt(seq, 10))
-	for _, f := range fields {
-		buf = appendField(buf, f)
-	}
+	buf = encodeFields(buf, fields...)
 	buf = appendField(buf, prev)
 	sum := sha256.Sum256(buf)
 	return hex.EncodeToString(sum[:])
+}
+
+// encodeFields appends the fields to buf as hashRow encodes them.
+func encodeFields(buf []byte, fields ...string) []byte {
+	for _, f := range fields {
+		buf = appendField(buf, f)
+	}
+	return buf
 }
 
 func appendField(buf []byte, s string) []byte {

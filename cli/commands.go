@@ -181,6 +181,10 @@ func (c *commands) serveCommand() *cli.Command {
 			}
 			api := &server.Server{Engine: s.engine, Forms: s.forms, Rules: s.rules, DB: s.db, Logger: log, Ping: s.db.PingContext, Privacy: pseudonyms,
 				Auth: identity.NewAuthenticator(identity.NewSQLStore(s.db), c.now), Audit: &audit.Log{DB: s.db}}
+			// config.Check has already refused a zone that does not load.
+			if api.Location, err = time.LoadLocation(cfg.Timezone); err != nil {
+				return err
+			}
 			if err := c.configureServer(ctx.Context, cfg, api); err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,6 +33,10 @@ const (
 type DB struct {
 	*sqlx.DB
 	Dialect Dialect
+
+	// stmts holds the statements prepared once for the pool, by query text; database/sql
+	// prepares each on a connection the first time it runs there and reuses it after.
+	stmts sync.Map
 }
 
 // sqliteParams makes every SQLite connection safe for concurrent use: WAL lets
@@ -135,7 +140,7 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}
 	}()
-	if err := fn(&Tx{tx: tx, Dialect: db.Dialect}); err != nil {
+	if err := fn(&Tx{tx: tx, Dialect: db.Dialect, db: db}); err != nil {
 		return err
 	}
 	committed = true
@@ -143,6 +148,34 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("database: unable to commit transaction: %w", err)
 	}
 	return nil
+}
+
+// prepared returns query prepared for the pool, preparing it on first use. Hot statements go
+// through it so that SQLite parses them once per connection, not once per call, and PostgreSQL
+// binds and executes them in one round trip instead of parsing first.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.DB.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// Close closes the prepared statements and then the pool.
+func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		db.stmts.Delete(k)
+		return true
+	})
+	return db.DB.Close()
 }
 
 // IsUniqueViolation reports whether err comes from a UNIQUE or PRIMARY KEY

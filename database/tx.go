@@ -14,6 +14,7 @@ type Tx struct {
 	tx *sqlx.Tx
 	// Dialect is the SQL backend the transaction runs on, for the statements that differ.
 	Dialect Dialect
+	db      *DB
 }
 
 // Querier runs statements either on a caller's transaction (*Tx) or on the pool (*DB), for store
@@ -71,4 +72,27 @@ func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error
 // Rebind turns the ?-placeholders of query into the backend's own.
 func (t *Tx) Rebind(query string) string {
 	return t.tx.Rebind(query)
+}
+
+// ExecPrepared runs a statement that returns no rows as ExecContext does, through a statement
+// prepared once for the pool: for statements every request runs, where parsing would cost more
+// than running. query must already be in the backend's placeholders.
+func (t *Tx) ExecPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+// QueryRowPrepared runs a query expected to return at most one row, as QueryRowContext does,
+// through a statement prepared once for the pool. A failure to prepare shows in Scan.
+func (t *Tx) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.db.prepared(ctx, query)
+	if err != nil {
+		// A Row cannot be built with an error from outside database/sql; running the query
+		// unprepared reports the same error from Scan.
+		return t.tx.QueryRowContext(ctx, query, args...)
+	}
+	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }

@@ -20,6 +20,8 @@ import (
 type Route struct {
 	Pattern    string              `json:"pattern"`
 	Permission identity.Permission `json:"permission"`
+	// Page says the route is a web page: anonymous callers get the sign-in form with the 401.
+	Page bool `json:"page,omitempty"`
 }
 
 // Routes returns every route the last built Handler serves, with its permission.
@@ -38,6 +40,10 @@ const (
 // handle registers a route with the permission it needs; there is no other way to add one, so no
 // route can be served without a declared permission.
 func (s *Server) handle(mux *http.ServeMux, pattern string, perm identity.Permission, h http.HandlerFunc) {
+	s.register(mux, pattern, perm, h, false)
+}
+
+func (s *Server) register(mux *http.ServeMux, pattern string, perm identity.Permission, h http.HandlerFunc, page bool) {
 	if perm == "" {
 		panic("server: route " + pattern + " declares no permission")
 	}
@@ -46,8 +52,15 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, perm identity.Permis
 			panic("server: route " + pattern + " needs permission " + string(perm) + ", which the policy table does not name")
 		}
 	}
-	s.routes = append(s.routes, Route{Pattern: pattern, Permission: perm})
-	mux.Handle(pattern, s.authorize(perm, h))
+	s.routes = append(s.routes, Route{Pattern: pattern, Permission: perm, Page: page})
+	mux.Handle(pattern, s.authorize(perm, h, page))
+}
+
+// handlePage registers a web page as handle does a route. The difference is for people, not
+// programs: someone not signed in gets the sign-in form (still 401), which brings them back to
+// the page, and a refusal is a page in words rather than problem details.
+func (s *Server) handlePage(mux *http.ServeMux, pattern string, perm identity.Permission, h http.HandlerFunc) {
+	s.register(mux, pattern, perm, h, true)
 }
 
 // requestInfo is filled in as a request is handled, so that the request log can name who asked.
@@ -69,21 +82,25 @@ func infoOf(r *http.Request) *requestInfo {
 // authorize authenticates the request, refuses it unless the principal holds perm, checks the
 // CSRF token of a browser session's state-changing request, and hands the principal on in the
 // request's context.
-func (s *Server) authorize(perm identity.Permission, h http.HandlerFunc) http.Handler {
+func (s *Server) authorize(perm identity.Permission, h http.HandlerFunc, page bool) http.Handler {
+	fail := s.writeProblem
+	if page {
+		fail = s.pageProblem
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, sess, err := s.authenticate(r)
 		if err != nil && perm != identity.Public {
-			s.writeProblem(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		if err := identity.Authorize(p, perm); err != nil {
-			s.writeProblem(w, r, err)
+			fail(w, r, err)
 			return
 		}
 		// Public routes check what they need themselves (signing in has its own CSRF token).
 		if sess != nil && !safeMethod(r.Method) && perm != identity.Public {
 			if !s.checkCSRF(r, sess.CSRF) {
-				s.writeProblem(w, r, failure.Errorf(failure.Forbidden, "%s: missing or wrong; reload the page and try again", csrfField))
+				fail(w, r, failure.Errorf(failure.Forbidden, "%s: missing or wrong; reload the page and try again", csrfField))
 				return
 			}
 		}

@@ -26,6 +26,22 @@ const problemBase = "https://carepath.org.uk/problems/"
 
 // writeProblem maps an error to a status by its domain code and writes it as problem details.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	p := s.problemOf(w, r, err)
+	if wantsFHIR(r) {
+		s.writeOutcome(w, p, err)
+		return
+	}
+	p.Type = problemBase + p.Type
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	if err := json.NewEncoder(w).Encode(p); err != nil {
+		s.Logger.Debug("unable to write problem", slog.Any("error", err))
+	}
+}
+
+// problemOf maps an error to the problem details an API or a page reports, logging a 500, and
+// sets WWW-Authenticate on w for a 401. Type is the short name, without problemBase.
+func (s *Server) problemOf(w http.ResponseWriter, r *http.Request, err error) Problem {
 	p := Problem{Instance: r.URL.Path}
 	var ve *triage.ValidationError
 	var mbe *http.MaxBytesError
@@ -74,16 +90,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 			p.Detail = "the server could not complete the request; it has been logged"
 		}
 	}
-	if wantsFHIR(r) {
-		s.writeOutcome(w, p, err)
-		return
-	}
-	p.Type = problemBase + p.Type
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(p.Status)
-	if err := json.NewEncoder(w).Encode(p); err != nil {
-		s.Logger.Debug("unable to write problem", slog.Any("error", err))
-	}
+	return p
 }
 
 // isTimeout reports whether err, as returned by a read and not wrapped, is a network timeout.

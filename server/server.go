@@ -46,6 +46,9 @@ type Server struct {
 	TLS        bool
 	TrustProxy bool
 
+	// Location is the council's time zone, in which pages show dates and times (UTC when nil).
+	Location *time.Location
+
 	// OIDCRoutes registers the single sign-on routes when an OpenID provider is configured.
 	OIDCRoutes func(s *Server, mux *http.ServeMux)
 
@@ -71,6 +74,11 @@ func (s *Server) Handler() http.Handler {
 	s.ruleSetRoutes(mux)
 	s.directoryRoutes(mux)
 	s.signinRoutes(mux)
+	s.clinicianPages(mux)
+	s.coordinatorPages(mux)
+	s.practitionerPages(mux)
+	s.policyPages(mux)
+	s.analystPages(mux)
 	s.handle(mux, "GET /healthz", identity.Public, s.healthz)
 	if s.Metrics == nil {
 		s.Metrics = NewMetrics()

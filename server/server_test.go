@@ -32,6 +32,15 @@ const assessment = `{"form":"mental-health","subject":{"ref":"s-1","age":34},
  "authored":"2026-11-20T10:15:00Z"}`
 
 // testNow is the clock of the server tests.
+// london is the demo council's time zone, in which pages show dates and times.
+var london = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
 func testNow() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
 
 // env is a server under test with its database and a signed-in identity per role.
@@ -74,6 +83,7 @@ func startEnv(t testing.TB, db *database.DB) *env {
 			Placement: triage.NewPlacement(db, rs, "")},
 		Forms: forms, Rules: rs, DB: db, Logger: slog.New(slog.NewTextHandler(logs, nil)), Ping: db.PingContext,
 		Auth: identity.NewAuthenticator(ids, testNow), Audit: &audit.Log{DB: db}, Privacy: testPseudonyms,
+		Location: london,
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

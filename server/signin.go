@@ -3,9 +3,7 @@ package server
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"embed"
 	"encoding/base64"
-	"html/template"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,11 +11,6 @@ import (
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
 )
-
-//go:embed pages/*.html pages/*.css
-var pageFiles embed.FS
-
-var pageTemplates = template.Must(template.ParseFS(pageFiles, "pages/*.html"))
 
 // signinCSRFCookie carries the double-submitted token of the sign-in form: there is no session
 // yet to hold one, and without it another site could sign a browser in as someone else.
@@ -29,27 +22,9 @@ func (s *Server) signinRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /signin", identity.Public, s.signinPage)
 	s.handle(mux, "POST /signin", identity.Public, s.signin)
 	s.handle(mux, "POST /signout", identity.SignedIn, s.signout)
-	s.handle(mux, "GET /assets/carepath.css", identity.Public, s.stylesheet)
+	s.handle(mux, "GET /assets/{file}", identity.Public, s.serveAsset)
 	if s.OIDCRoutes != nil {
 		s.OIDCRoutes(s, mux)
-	}
-}
-
-type pageData struct {
-	Title     string
-	Principal *identity.Principal
-	CSRF      string
-	Error     string
-	Username  string
-	OIDC      bool
-}
-
-func (s *Server) renderPage(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	if err := pageTemplates.ExecuteTemplate(w, name, d); err != nil {
-		s.Logger.Error("unable to render page", "page", name, "error", err)
 	}
 }
 
@@ -60,15 +35,18 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return
 	}
-	d := pageData{Title: "Carepath", Principal: p}
-	if sess := sessionOf(r); sess != nil {
-		d.CSRF = sess.CSRF
-	}
-	s.renderPage(w, r, http.StatusOK, "home.html", d)
+	s.render(w, r, http.StatusOK, "home", view{Title: "Carepath", Principal: p})
 }
 
 func (s *Server) signinPage(w http.ResponseWriter, r *http.Request) {
 	s.renderSignin(w, r, http.StatusOK, "", "")
+}
+
+// signinForm is the sign-in page's content.
+type signinForm struct {
+	Username string
+	Next     string
+	OIDC     bool
 }
 
 func (s *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int, username, problem string) {
@@ -77,7 +55,29 @@ func (s *Server) renderSignin(w http.ResponseWriter, r *http.Request, status int
 	token := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: signinCSRFCookie, Value: token, Path: "/signin", HttpOnly: true, Secure: s.TLS,
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	s.renderPage(w, r, status, "signin.html", pageData{Title: "Sign in", CSRF: token, Error: problem, Username: username, OIDC: s.OIDCRoutes != nil})
+	v := view{Title: "Sign in", CSRF: token, Nav: []navItem{},
+		Data: signinForm{Username: username, Next: signinNext(r), OIDC: s.OIDCRoutes != nil}}
+	if problem != "" {
+		v.Errors = []fieldError{{Field: "username", ID: "username", Message: problem}}
+	}
+	// Whoever asked for a page, the sign-in form shows nobody as signed in.
+	v.Principal = &identity.Principal{}
+	s.render(w, r, status, "signin", v)
+}
+
+// signinNext is where to go after signing in: the form's next field, or the page that asked
+// for a sign-in.
+func signinNext(r *http.Request) string {
+	if r.URL.Path == "/signin" {
+		if n := r.PostFormValue("next"); n != "" {
+			return safeNext(n)
+		}
+		return safeNext(r.URL.Query().Get("next"))
+	}
+	if r.Method == http.MethodGet {
+		return safeNext(r.URL.RequestURI())
+	}
+	return "/"
 }
 
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +119,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setSessionCookie(w, id)
 	http.SetCookie(w, &http.Cookie{Name: signinCSRFCookie, Value: "", Path: "/signin", MaxAge: -1, HttpOnly: true, Secure: s.TLS})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
 
 func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
@@ -128,11 +128,6 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.clearSessionCookie(w)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
-}
-
-func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	http.ServeFileFS(w, r, pageFiles, "pages/carepath.css")
 }
 
 // me is what GET /v1/me answers: who is signed in, and what they may do.

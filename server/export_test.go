@@ -1,0 +1,4 @@
+package server
+
+// SafeNext exposes safeNext to the tests of the sign-in redirect.
+var SafeNext = safeNext
