@@ -36,7 +36,10 @@ type DB struct {
 
 	// stmts holds the statements prepared once for the pool, by query text; database/sql
 	// prepares each on a connection the first time it runs there and reuses it after.
-	stmts sync.Map
+	stmts     sync.Map
+	preparing sync.Map // queries being prepared in the background
+	stmtsMu   sync.Mutex
+	closed    bool
 }
 
 // sqliteParams makes every SQLite connection safe for concurrent use: WAL lets
@@ -150,31 +153,47 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	return nil
 }
 
-// prepared returns query prepared for the pool, preparing it on first use. Hot statements go
-// through it so that SQLite parses them once per connection, not once per call, and PostgreSQL
-// binds and executes them in one round trip instead of parsing first.
-func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+// prepared returns query prepared for the pool, or nil the first time, when it starts preparing
+// it in the background. Hot statements go through it so that SQLite parses them once per
+// connection, not once per call, and PostgreSQL binds and executes them in one round trip
+// instead of parsing first. It never waits for a connection itself: a transaction that asked for
+// one while holding SQLite's write lock, with every other connection waiting for that lock,
+// would wait for ever.
+func (db *DB) prepared(query string) *sql.Stmt {
 	if st, ok := db.stmts.Load(query); ok {
-		return st.(*sql.Stmt), nil
+		return st.(*sql.Stmt)
 	}
-	st, err := db.DB.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	if _, busy := db.preparing.LoadOrStore(query, true); busy {
+		return nil
 	}
-	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
-		_ = st.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return st, nil
+	go func() {
+		st, err := db.DB.PrepareContext(context.Background(), query)
+		if err != nil {
+			// Running unprepared reports the error to the caller; try again next time.
+			db.preparing.Delete(query)
+			return
+		}
+		db.stmtsMu.Lock()
+		defer db.stmtsMu.Unlock()
+		if db.closed {
+			_ = st.Close()
+			return
+		}
+		db.stmts.Store(query, st)
+	}()
+	return nil
 }
 
 // Close closes the prepared statements and then the pool.
 func (db *DB) Close() error {
+	db.stmtsMu.Lock()
+	db.closed = true
 	db.stmts.Range(func(k, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		db.stmts.Delete(k)
 		return true
 	})
+	db.stmtsMu.Unlock()
 	return db.DB.Close()
 }
 

@@ -78,20 +78,18 @@ func (t *Tx) Rebind(query string) string {
 // prepared once for the pool: for statements every request runs, where parsing would cost more
 // than running. query must already be in the backend's placeholders.
 func (t *Tx) ExecPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.db.prepared(ctx, query)
-	if err != nil {
-		return nil, err
+	st := t.db.prepared(query)
+	if st == nil {
+		return t.tx.ExecContext(ctx, query, args...)
 	}
 	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // QueryRowPrepared runs a query expected to return at most one row, as QueryRowContext does,
-// through a statement prepared once for the pool. A failure to prepare shows in Scan.
+// through a statement prepared once for the pool.
 func (t *Tx) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := t.db.prepared(ctx, query)
-	if err != nil {
-		// A Row cannot be built with an error from outside database/sql; running the query
-		// unprepared reports the same error from Scan.
+	st := t.db.prepared(query)
+	if st == nil {
 		return t.tx.QueryRowContext(ctx, query, args...)
 	}
 	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
