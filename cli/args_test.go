@@ -36,6 +36,8 @@ func sampleValue(t *testing.T, f cli.Flag) (arg []string, want string) {
 		return []string{name, "7"}, "7"
 	case *cli.Uint64Flag:
 		return []string{name, "7"}, "7"
+	case *cli.Float64Flag:
+		return []string{name, "7.5"}, "7.5"
 	case *cli.StringSliceFlag:
 		return []string{name, "a,b"}, "a,b"
 	}
@@ -52,6 +54,8 @@ func readBack(ctx *cli.Context, f cli.Flag) string {
 		return fmt.Sprint(ctx.Int(n))
 	case *cli.Uint64Flag:
 		return fmt.Sprint(ctx.Uint64(n))
+	case *cli.Float64Flag:
+		return fmt.Sprint(ctx.Float64(n))
 	case *cli.StringSliceFlag:
 		return strings.Join(ctx.StringSlice(n), ",")
 	}

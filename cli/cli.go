@@ -17,6 +17,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/governance"
+	"github.com/carepath/carepath/outbox"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -64,13 +65,17 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.fixturesCommand(),
 			c.assessCommand(),
 			c.serveCommand(),
+			c.subscriptionsCommand(),
+			c.eventsCommand(),
 			c.formsCommand(),
 			c.rulesCommand(),
-			c.casesCommand(),
+			c.withCaseSteps(c.casesCommand()),
 			c.replayCommand(),
+			c.outcomesCommand(),
 			c.directoryCommand(),
 			c.gazetteerCommand(),
 			c.practitionersCommand(),
+			c.oncallCommand(),
 			c.routingCommand(),
 			c.configCommand(),
 			c.auditCommand(),
@@ -125,6 +130,8 @@ type services struct {
 	engine *triage.Engine
 	shadow *governance.Shadow
 	stop   context.CancelFunc
+	// events writes outbox events in the transactions of the changes they describe.
+	events *outbox.Publisher
 }
 
 // close finishes the shadow evaluations already queued, so no accepted work is dropped at exit,
@@ -162,6 +169,11 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 		db.Close()
 		return nil, err
 	}
+	travel, err := travelSource(cfg)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	forms := triage.NewSQLStore(db)
 	rs := rules.NewSQLStore(db)
 	registry := rules.NewRegistry(rs)
@@ -169,6 +181,9 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 	shadow := governance.NewShadow(db, registry, c.now, c.logger(), 1024)
 	shadowCtx, stop := context.WithCancel(context.Background())
 	go shadow.Run(shadowCtx)
+	// Decisions publish through the outbox whether made by `assess` or by a server; a running
+	// server delivers them.
+	events := &outbox.Publisher{Now: c.now}
 	return &services{
 		db:    db,
 		forms: forms,
@@ -179,10 +194,12 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 			Now:       c.now,
 			NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
 			Observers: []triage.Observer{shadow},
-			Placement: triage.NewPlacement(db, rs, cfg.Timezone),
+			Placement: withTravel(triage.NewPlacement(db, rs, cfg.Timezone), travel),
+			Publish:   events.DecisionMade,
 		},
 		shadow: shadow,
 		stop:   stop,
+		events: events,
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/fixtures"
 	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/server"
@@ -118,7 +119,7 @@ func (c *commands) assessCommand() *cli.Command {
 			defer s.close()
 			dryRun := ctx.Bool("dry-run")
 			d, _, err := s.engine.Submit(ctx.Context, body, triage.Options{DryRun: dryRun, IncludeRejected: ctx.Bool("include-rejected"),
-				IdempotencyKey: ctx.String("idempotency-key"), SubmittedBy: c.principal().Subject, InTx: c.recordInTx(s, audit.ActionDecisionCreate)})
+				IdempotencyKey: ctx.String("idempotency-key"), SubmittedBy: c.principal().Subject, InTx: cases.Then(c.recordInTx(s, audit.ActionDecisionCreate), cases.OpenInTx)})
 			if triage.IsInvalid(err) {
 				return cli.Exit("carepath assess: the assessment was refused; nothing was stored:\n"+err.Error(), ExitInvalid)
 			} else if err != nil {
@@ -190,6 +191,7 @@ func (c *commands) serveCommand() *cli.Command {
 			}
 			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			defer c.startDelivery(sigctx, cfg, s, api, log)()
 			srv, ln, err := server.Listen(cfg.Server, api.Handler(), log)
 			if err != nil {
 				return err

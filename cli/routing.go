@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/carepath/carepath/config"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -114,14 +117,30 @@ func (c *commands) routingCommand() *cli.Command {
 			},
 			{
 				Name:  "export",
-				Usage: "print a day's visits and practitioners' bases as a GeoJSON FeatureCollection",
+				Usage: "print a day's visits, practitioners' bases and each practitioner's route (a LineString in visit order, on the roads when the travel source is OSRM) as a GeoJSON FeatureCollection",
 				Flags: []cli.Flag{dateFlag},
 				Action: withPlacement("export", func(ctx *cli.Context, s *services, p *triage.Placement) error {
 					day, err := localDay("date", ctx.String("date"), p.Loc)
 					if err != nil {
 						return err
 					}
-					out, err := p.ExportDay(ctx.Context, day)
+					cfg, err := c.config(ctx)
+					if err != nil {
+						return err
+					}
+					src, err := travelSource(cfg)
+					if err != nil {
+						return err
+					}
+					visits, err := p.DayVisits(ctx.Context, day, "")
+					if err != nil {
+						return err
+					}
+					roster, err := p.Routing.Practitioners(ctx.Context)
+					if err != nil {
+						return err
+					}
+					out, err := routing.DayRoutesGeoJSON(ctx.Context, visits, roster, p.Loc, src.Geometry)
 					if err != nil {
 						return err
 					}
@@ -129,6 +148,7 @@ func (c *commands) routingCommand() *cli.Command {
 					return err
 				}),
 			},
+			c.routingPlanCommand(dateFlag),
 			{
 				Name:  "optimise",
 				Usage: "reassign a day's not-yet-started, unpinned visits to minimise total travel, in one transaction",
@@ -145,6 +165,94 @@ func (c *commands) routingCommand() *cli.Command {
 					return c.printJSON(report)
 				}),
 			},
+		},
+	}
+}
+
+// travelSource builds the travel the configuration names (routing.travel and the OSRM keys).
+func travelSource(cfg config.Config) (routing.TravelSource, error) {
+	src, err := routing.NewTravelSource(routing.TravelConfig{Source: cfg.Routing.Travel, OSRMURL: cfg.Routing.OSRMURL,
+		MaxTable: cfg.Routing.OSRMMaxTable, Timeout: cfg.Routing.OSRMTimeout})
+	if err != nil {
+		return routing.TravelSource{}, failure.Errorf(failure.Invalid, "config: routing: %w", err)
+	}
+	return src, nil
+}
+
+// withTravel gives a placement the configured travel in place of its default.
+func withTravel(p *triage.Placement, src routing.TravelSource) *triage.Placement {
+	if src.Travel != nil {
+		p.Travel = src.Travel
+	}
+	return p
+}
+
+// planner re-plans days over the placement's store, travel and time zone.
+func planner(p *triage.Placement, clock func() time.Time) (*routing.Planner, error) {
+	store, ok := p.Routing.(routing.PlanStore)
+	if !ok {
+		return nil, failure.Errorf(failure.Unavailable, "routing: the appointment store cannot re-plan days")
+	}
+	return &routing.Planner{Store: store, Travel: p.Travel, Loc: p.Loc, Clock: clock}, nil
+}
+
+func (c *commands) routingPlanCommand(dateFlag cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name: "plan",
+		Usage: "re-plan a day's routes for all practitioners, minimising total travel under every hard constraint " +
+			"(pinned and started visits stay); prints what would move and why, and makes the changes with --apply",
+		Flags: []cli.Flag{dateFlag,
+			&cli.StringFlag{Name: "time-limit", Value: "30s", Usage: "search time (a Go duration)"},
+			&cli.IntFlag{Name: "iterations", Usage: "stop after this many iterations instead (repeatable for a seed)"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the search's seed"},
+			&cli.Float64Flag{Name: "move-penalty", Value: routing.DefaultMovePenaltyMinutes, Usage: "minutes of travel a change must save before a visit goes to another practitioner"},
+			&cli.StringFlag{Name: "flex", Value: routing.DefaultPlanFlex.String(), Usage: "how far a visit booked without a window may move from its time (a Go duration)"},
+			&cli.BoolFlag{Name: "apply", Usage: "make the changes, in one transaction"},
+		},
+		Action: func(ctx *cli.Context) error {
+			limit, err := time.ParseDuration(ctx.String("time-limit"))
+			if err != nil || limit <= 0 {
+				return cli.Exit(fmt.Sprintf("carepath routing plan: --time-limit %q: give a positive duration", ctx.String("time-limit")), ExitInvalid)
+			}
+			flex, err := time.ParseDuration(ctx.String("flex"))
+			if err != nil || flex <= 0 {
+				return cli.Exit(fmt.Sprintf("carepath routing plan: --flex %q: give a positive duration", ctx.String("flex")), ExitInvalid)
+			}
+			if ctx.Int("iterations") < 0 || ctx.Float64("move-penalty") < 0 {
+				return cli.Exit("carepath routing plan: --iterations and --move-penalty must not be negative", ExitInvalid)
+			}
+			s, err := c.open(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			p, err := placementOf(s)
+			if err != nil {
+				return refuse("routing plan", err)
+			}
+			day, err := localDay("date", ctx.String("date"), p.Loc)
+			if err != nil {
+				return refuse("routing plan", err)
+			}
+			pl, err := planner(p, c.now)
+			if err != nil {
+				return refuse("routing plan", err)
+			}
+			opt := routing.PlanOptions{Iterations: ctx.Int("iterations"), Seed: ctx.Uint64("seed"),
+				MovePenaltyMinutes: ctx.Float64("move-penalty"), Flex: flex, Apply: ctx.Bool("apply")}
+			run := context.Context(ctx.Context)
+			if opt.Iterations == 0 {
+				opt.TimeLimit = limit
+				// A backstop whatever clock the command was given; the search ends on its own.
+				var cancel context.CancelFunc
+				run, cancel = context.WithTimeout(run, 2*limit+10*time.Second)
+				defer cancel()
+			}
+			report, err := pl.PlanDate(run, day, c.now(), opt)
+			if err != nil {
+				return refuse("routing plan", err)
+			}
+			return c.printJSON(report)
 		},
 	}
 }

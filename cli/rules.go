@@ -227,7 +227,9 @@ func (c *commands) governed(ctx *cli.Context, fn func(g *governance.Service) err
 		return err
 	}
 	defer s.close()
-	return fn(governance.NewService(s.db, s.forms, s.engine.Rules, c.now))
+	g := governance.NewService(s.db, s.forms, s.engine.Rules, c.now)
+	g.Lifecycle.OnActivate = s.events.RuleSetActivated
+	return fn(g)
 }
 
 // actor is who a lifecycle change made on the database directly is recorded as.

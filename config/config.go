@@ -33,6 +33,8 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Privacy  Privacy  `yaml:"privacy"`
 	Log      Log      `yaml:"log"`
+	Outbox   Outbox   `yaml:"outbox"`
+	Routing  Routing  `yaml:"routing"`
 	// Timezone is the IANA zone that appointment days and local times are planned in.
 	Timezone string `yaml:"timezone"`
 	// File is the configuration file that was read, empty when there was none.
@@ -97,6 +99,38 @@ func (o OIDC) Enabled() bool { return o.Issuer != "" }
 type Privacy struct {
 	// PseudonymKeyFile holds the key for stable pseudonyms; it lives with the deployment, not the data.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
+}
+
+// Outbox is how `carepath serve` delivers events to webhook subscribers.
+type Outbox struct {
+	// Deliver runs the delivery workers in this replica; any number of replicas may.
+	Deliver bool `yaml:"deliver"`
+	// BatchSize deliveries are claimed at a time and up to Senders of them sent at once.
+	BatchSize int `yaml:"batch_size"`
+	Senders   int `yaml:"senders"`
+	// BackoffBase and BackoffMax bound the random delay before each retry (full jitter).
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// MaxAttempts failed sends move a delivery to the dead letters.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Timeout bounds one send; Lease is how long a claimed delivery is held, longer than Timeout.
+	Timeout time.Duration `yaml:"timeout"`
+	Lease   time.Duration `yaml:"lease"`
+	// Poll is how often an idle worker looks for work committed by other processes.
+	Poll time.Duration `yaml:"poll"`
+}
+
+// Routing says where travel times between visits come from.
+type Routing struct {
+	// Travel is greatcircle (distance with a detour factor, no server) or osrm (an OSRM server's
+	// table service).
+	Travel string `yaml:"travel"`
+	// OSRMURL is the OSRM server's root, such as http://osrm.internal:5000.
+	OSRMURL string `yaml:"osrm_url"`
+	// OSRMMaxTable is the server's table-size limit (its --max-table-size): requests are cut to fit.
+	OSRMMaxTable int `yaml:"osrm_max_table"`
+	// OSRMTimeout bounds one request to the server.
+	OSRMTimeout time.Duration `yaml:"osrm_timeout"`
 }
 
 // Log is what the process logs.
@@ -202,6 +236,10 @@ func Default() Config {
 			OIDC:                   OIDC{RolesClaim: "roles"},
 		},
 		Log: Log{Level: "info"},
+		Outbox: Outbox{Deliver: true, BatchSize: 100, Senders: 16, BackoffBase: 5 * time.Second, BackoffMax: time.Hour,
+			MaxAttempts: 12, Timeout: 10 * time.Second, Lease: time.Minute, Poll: time.Second},
+		// The same default as routing.DefaultOSRMMaxTable, OSRM's own.
+		Routing: Routing{Travel: "greatcircle", OSRMMaxTable: 100, OSRMTimeout: 10 * time.Second},
 		// The same zone as triage.DefaultTimeZone; a test holds them together.
 		Timezone: "Europe/London",
 	}
@@ -298,6 +336,30 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	if o := c.Outbox; o.BatchSize < 1 || o.BatchSize > 1000 {
+		bad("outbox.batch_size", "%d: want 1 to 1000", o.BatchSize)
+	} else if o.Senders < 1 || o.MaxAttempts < 1 {
+		bad("outbox.senders", "senders and max_attempts: want at least 1")
+	} else if o.BackoffBase <= 0 || o.BackoffMax < o.BackoffBase || o.Timeout <= 0 || o.Poll <= 0 {
+		bad("outbox.backoff_base", "backoff_base, timeout and poll: want positive durations, backoff_max at least backoff_base")
+	} else if o.Lease <= o.Timeout {
+		bad("outbox.lease", "%s: want longer than outbox.timeout (%s), or a slow send is sent twice", o.Lease, o.Timeout)
+	}
+	switch rt := c.Routing; rt.Travel {
+	case "greatcircle":
+	case "osrm":
+		if u, err := url.Parse(rt.OSRMURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("routing.osrm_url", "%q: want the OSRM server's http:// or https:// URL", rt.OSRMURL)
+		}
+	default:
+		bad("routing.travel", "%q: want greatcircle or osrm", rt.Travel)
+	}
+	if c.Routing.OSRMMaxTable < 2 {
+		bad("routing.osrm_max_table", "%d: want at least 2 (the server's --max-table-size)", c.Routing.OSRMMaxTable)
+	}
+	if c.Routing.OSRMTimeout <= 0 {
+		bad("routing.osrm_timeout", "want a positive duration such as 10s")
 	}
 	if c.Timezone == "" {
 		bad("timezone", "empty; want an IANA zone such as Europe/London")

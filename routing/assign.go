@@ -20,6 +20,10 @@ type Weights struct {
 	// Continuity is subtracted for the practitioner who last saw the person: how many extra minutes
 	// of travel are worth keeping the same face.
 	Continuity float64 `json:"continuity"`
+	// WaitPerDay is added for each day a visit waits after its earliest start, so that route
+	// insertion prefers sooner visits; zero means DefaultWaitPerDay. Assign books the earliest
+	// slot and does not use it.
+	WaitPerDay float64 `json:"wait_per_day,omitempty"`
 }
 
 // DefaultWeights are used when Request.Weights is the zero value.
@@ -94,6 +98,8 @@ type Assignment struct {
 	Qualified        int     `json:"qualified"`
 	Removed          Removed `json:"removed"`
 	Weights          Weights `json:"weights"`
+	// Moved lists visits an urgent insertion pushed later, each still inside its own window.
+	Moved []Shifted `json:"moved,omitempty"`
 }
 
 // maxWindowDays bounds the search so a mistaken respond_within cannot spin for years.

@@ -51,6 +51,12 @@ func NewCached(inner Travel, capacity int) (*Cached, error) {
 	return &Cached{inner: inner, pairs: pairs}, nil
 }
 
+// Symmetric reports whether the inner travel is the same both ways.
+func (c *Cached) Symmetric() bool {
+	s, ok := c.inner.(interface{ Symmetric() bool })
+	return ok && s.Symmetric()
+}
+
 // Stats reports cache hits, misses and current size, for metrics.
 func (c *Cached) Stats() (hits, misses uint64, size int) {
 	c.mu.Lock()

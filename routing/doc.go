@@ -1,10 +1,26 @@
-// Package routing assigns a practitioner and an appointment to a case once the rules have picked a
-// pathway and the services directory has ranked the services that can deliver it.
+// Package routing places a case with a practitioner once the rules have picked a pathway and the
+// services directory has ranked the services that can deliver it.
 //
-// Appointments sit on a fixed slot grid (SlotLength, aligned to the hour in the council's time
-// zone) so that a double booking is a duplicate (practitioner, slot start) pair, which a store can
-// forbid with a unique constraint. Assign places one case at the moment a decision is made;
-// Optimise re-assigns a day's movable visits to minimise total travel, exactly, as a min-cost flow.
+// A practitioner's day is a route (DayRoute): from their base, or a configured start point, at
+// the start of their working hours, through their visits in order, back to the base or end point
+// by the end, never with a visit in a break. Each visit keeps a window (earliest start, latest
+// end). At decision time InsertVisit puts the new visit at the cheapest feasible position of the
+// best practitioner's route (added travel, caseload, continuity of carer and days of waiting);
+// its time is the arrival time on the route, not a grid slot. Routine insertions leave booked
+// visits where they are; urgent ones may move unpinned visits that have not started later, each
+// inside its own window, and report what moved.
+//
+// RouteBook keeps the roster and routes of one process in memory. Every change to practitioners
+// or visits bumps a counter in routing_marker in its own transaction and stamps the
+// practitioner's route_changes row, so a decision reads one small row to know whether anything
+// changed, and re-reads only the changed practitioners' visits. A booking locks the chosen
+// practitioner's route_changes row, rebuilds that route from the database inside the decision's
+// transaction and inserts again there, so two decisions never book overlapping visits; a route
+// that no longer fits is reported as ErrSlotTaken and the caller retries.
+//
+// The on-call rota (OnCall) and escalations (Escalation, SQLStore.Escalations) cover what no
+// working practitioner can reach before its deadline. Assign, the slot-grid assignment, and
+// Optimise, the min-cost-flow re-assignment of a day's grid visits, remain for existing callers.
 //
 // Nothing in this package reads the clock: decision times and "now" are always passed in.
 package routing

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -15,6 +16,15 @@ import (
 // FeatureCollection for a mapping platform: visits first by start then id, then bases by
 // practitioner id; times are local to loc so a map shows the council's clock.
 func DayGeoJSON(visits []StoredVisit, practitioners []Practitioner, loc *time.Location) ([]byte, error) {
+	fc, err := dayFeatures(visits, practitioners, loc)
+	if err != nil {
+		return nil, err
+	}
+	return encodeFeatures(fc)
+}
+
+// dayFeatures is DayGeoJSON's collection before encoding.
+func dayFeatures(visits []StoredVisit, practitioners []Practitioner, loc *time.Location) (*geojson.FeatureCollection, error) {
 	if loc == nil {
 		return nil, fmt.Errorf("routing: unable to export visits: time zone is nil")
 	}
@@ -66,6 +76,10 @@ func DayGeoJSON(visits []StoredVisit, practitioners []Practitioner, loc *time.Lo
 		}
 		fc.Append(f)
 	}
+	return fc, nil
+}
+
+func encodeFeatures(fc *geojson.FeatureCollection) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
@@ -73,4 +87,70 @@ func DayGeoJSON(visits []StoredVisit, practitioners []Practitioner, loc *time.Lo
 		return nil, fmt.Errorf("routing: unable to export visits: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// DayRoutesGeoJSON is DayGeoJSON with each practitioner's route added as a LineString in visit
+// order, from the base through the visits by start time and back, after the points. The line
+// follows the roads when geom draws them (OSRM's route service); without geom, or when it fails,
+// it is straight segments, and the feature's "geometry" property says which.
+func DayRoutesGeoJSON(ctx context.Context, visits []StoredVisit, practitioners []Practitioner, loc *time.Location, geom Geometry) ([]byte, error) {
+	fc, err := dayFeatures(visits, practitioners, loc)
+	if err != nil {
+		return nil, err
+	}
+	byPrac := map[string][]StoredVisit{}
+	for _, v := range visits {
+		byPrac[v.PractitionerID] = append(byPrac[v.PractitionerID], v)
+	}
+	ids := make([]string, 0, len(byPrac))
+	for id := range byPrac {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	roster := make(map[string]*Practitioner, len(practitioners))
+	for i := range practitioners {
+		roster[practitioners[i].ID] = &practitioners[i]
+	}
+	for _, id := range ids {
+		p, ok := roster[id]
+		if !ok {
+			continue // no base to start from
+		}
+		vs := byPrac[id]
+		sort.Slice(vs, func(i, j int) bool {
+			if !vs[i].Start.Equal(vs[j].Start) {
+				return vs[i].Start.Before(vs[j].Start)
+			}
+			return vs[i].ID < vs[j].ID
+		})
+		stops := []Point{p.Base}
+		visitIDs := make([]string, len(vs))
+		for i, v := range vs {
+			stops = append(stops, v.Loc)
+			visitIDs[i] = v.ID
+		}
+		stops = append(stops, p.Base)
+		path, source := stops, "straight"
+		if geom != nil {
+			if road, err := geom.Path(ctx, stops); err == nil && len(road) >= 2 {
+				path, source = road, "road"
+			} else if ctx.Err() != nil {
+				return nil, fmt.Errorf("routing: unable to export routes: %w", ctx.Err())
+			}
+		}
+		line := make(orb.LineString, len(path))
+		for i, q := range path {
+			line[i] = orb.Point{q.Lon, q.Lat}
+		}
+		f := geojson.NewFeature(line)
+		f.Properties = geojson.Properties{
+			"kind":         "route",
+			"practitioner": p.ID,
+			"name":         p.Name,
+			"visit_ids":    visitIDs,
+			"geometry":     source,
+		}
+		fc.Append(f)
+	}
+	return encodeFeatures(fc)
 }

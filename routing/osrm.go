@@ -15,19 +15,64 @@ import (
 // exhaust memory; a 1000×1000 table of durations is well under this.
 const maxOSRMResponse = 64 << 20
 
-// OSRM asks an OSRM routing server's table service for driving durations.
+// DefaultOSRMMaxTable is OSRM's own default --max-table-size: the most coordinates one table
+// request may carry.
+const DefaultOSRMMaxTable = 100
+
+// OSRM asks an OSRM routing server's table service for driving durations, and its route service
+// for road geometry.
 type OSRM struct {
 	// BaseURL is the server root, e.g. "http://127.0.0.1:5000"; the path /table/v1/driving is appended.
 	BaseURL string
 	// Client sends the requests; nil means a client with a 30 s timeout.
 	Client *http.Client
+	// MaxTable is the server's table-size limit: a matrix is asked for in blocks whose origins
+	// and destinations together stay within it (zero means DefaultOSRMMaxTable). The route
+	// service's requests carry at most this many coordinates too.
+	MaxTable int
 }
 
-// Matrix implements Travel with one table request covering every origin and destination.
-func (o OSRM) Matrix(ctx context.Context, from, to []Point) ([][]float64, error) {
-	if len(from) == 0 || len(to) == 0 {
-		return newMatrix(len(from), len(to)), nil
+func (o OSRM) maxTable() int {
+	if o.MaxTable >= 2 {
+		return o.MaxTable
 	}
+	return DefaultOSRMMaxTable
+}
+
+func (o OSRM) client() *http.Client {
+	if o.Client != nil {
+		return o.Client
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Matrix implements Travel, in as many table requests as the server's size limit needs: origins
+// in blocks of half the limit, destinations in blocks of the rest.
+func (o OSRM) Matrix(ctx context.Context, from, to []Point) ([][]float64, error) {
+	out := newMatrix(len(from), len(to))
+	if len(from) == 0 || len(to) == 0 {
+		return out, nil
+	}
+	rows := o.maxTable() / 2
+	cols := o.maxTable() - rows
+	for i := 0; i < len(from); i += rows {
+		f := from[i:min(i+rows, len(from))]
+		for j := 0; j < len(to); j += cols {
+			t := to[j:min(j+cols, len(to))]
+			block, err := o.table(ctx, f, t)
+			if err != nil {
+				return nil, err
+			}
+			for bi, row := range block {
+				copy(out[i+bi][j:], row)
+			}
+		}
+	}
+	return out, nil
+}
+
+// table is one table request.
+func (o OSRM) table(ctx context.Context, from, to []Point) ([][]float64, error) {
 	u, err := o.tableURL(from, to)
 	if err != nil {
 		return nil, err
@@ -36,11 +81,7 @@ func (o OSRM) Matrix(ctx context.Context, from, to []Point) ([][]float64, error)
 	if err != nil {
 		return nil, fmt.Errorf("routing: unable to build OSRM table request: %w", err)
 	}
-	client := o.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := client.Do(req)
+	resp, err := o.client().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("routing: unable to query OSRM table: %w", err)
 	}

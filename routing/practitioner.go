@@ -20,6 +20,12 @@ type Practitioner struct {
 	MaxVisitsPerDay int      `json:"max_visits_per_day"`
 	// WorkingHours is sorted by day (Sunday first, as time.Weekday) then start.
 	WorkingHours []Shift `json:"working_hours"`
+	// Breaks are weekly blocks inside working hours when no visit takes place, sorted as
+	// WorkingHours; travel may still happen in them.
+	Breaks []Shift `json:"breaks,omitempty"`
+	// StartPoint and EndPoint, when set, are where the day's route begins and ends instead of Base.
+	StartPoint *Point `json:"start_point,omitempty"`
+	EndPoint   *Point `json:"end_point,omitempty"`
 }
 
 // Shift is one weekly block of working time, in the council's local wall-clock time.
@@ -125,6 +131,9 @@ type practitionerJSON struct {
 	Base            *Point      `json:"base"`
 	MaxVisitsPerDay *int        `json:"max_visits_per_day"`
 	WorkingHours    []shiftJSON `json:"working_hours"`
+	Breaks          []shiftJSON `json:"breaks"`
+	StartPoint      *Point      `json:"start_point"`
+	EndPoint        *Point      `json:"end_point"`
 }
 
 // ParsePractitioners reads a JSON array of practitioners and validates every record, returning a
@@ -191,6 +200,33 @@ func ParsePractitioners(data []byte) ([]Practitioner, error) {
 					dayNames[a.Day], formatClock(a.StartMinute), formatClock(a.EndMinute), formatClock(b.StartMinute), formatClock(b.EndMinute))})
 			}
 		}
+		for k, sj := range pj.Breaks {
+			sh, ok := checkShift(sj, rec, fmt.Sprintf("breaks[%d].", k), &probs)
+			if !ok {
+				continue
+			}
+			if !insideShift(p.WorkingHours, sh) {
+				probs = append(probs, Problem{rec, fmt.Sprintf("breaks[%d]", k), fmt.Sprintf("%s %s-%s is not inside one of the day's working hours",
+					dayNames[sh.Day], formatClock(sh.StartMinute), formatClock(sh.EndMinute))})
+				continue
+			}
+			p.Breaks = append(p.Breaks, sh)
+		}
+		sortShifts(p.Breaks)
+		for _, pt := range []struct {
+			name string
+			p    *Point
+			dst  **Point
+		}{{"start_point", pj.StartPoint, &p.StartPoint}, {"end_point", pj.EndPoint, &p.EndPoint}} {
+			switch {
+			case pt.p == nil:
+			case !pt.p.Valid():
+				probs = append(probs, Problem{rec, pt.name, fmt.Sprintf("coordinates %s out of range (lat -90..90, lon -180..180)", pt.p)})
+			default:
+				v := *pt.p
+				*pt.dst = &v
+			}
+		}
 		out = append(out, p)
 	}
 	if len(probs) > 0 {
@@ -238,6 +274,16 @@ func checkShift(sj shiftJSON, rec, prefix string, probs *[]Problem) (Shift, bool
 		ok = false
 	}
 	return Shift{Day: day, StartMinute: start, EndMinute: end}, ok
+}
+
+// insideShift reports whether b lies wholly inside one of shifts.
+func insideShift(shifts []Shift, b Shift) bool {
+	for _, s := range shifts {
+		if s.Day == b.Day && b.StartMinute >= s.StartMinute && b.EndMinute <= s.EndMinute {
+			return true
+		}
+	}
+	return false
 }
 
 func sortShifts(s []Shift) {

@@ -26,6 +26,11 @@ type Visit struct {
 	// CandidateServiceIDs, best first, are the services Optimise may move the visit between;
 	// empty means ServiceID only.
 	CandidateServiceIDs []string `json:"candidate_service_ids,omitempty"`
+	// Earliest and Latest are the visit's window (start no earlier, end no later), kept so that
+	// an urgent insertion moving it later keeps the promise it was booked with; zero for visits
+	// booked on the slot grid, which then never move.
+	Earliest time.Time `json:"earliest,omitzero"`
+	Latest   time.Time `json:"latest,omitzero"`
 }
 
 // grid is the slot grid of one council: slots of slotMin minutes counted from local midnight, so

@@ -69,7 +69,7 @@ func (s *SQLStore) PutPractitioners(ctx context.Context, ps []Practitioner, now 
 				return fmt.Errorf("routing: unable to store practitioner %q: %w", p.ID, err)
 			}
 		}
-		return nil
+		return bumpMarker(ctx, tx, markerRoster)
 	})
 	if err != nil {
 		return 0, err
@@ -116,25 +116,27 @@ func (s *SQLStore) practitionerOn(ctx context.Context, ex database.Querier, id s
 }
 
 const visitColumns = `id, decision_id, subject_ref, practitioner_id, service_id, pathway, start_at, end_at, lat, lon,
-	status, pinned, skills, candidate_services, created_at, updated_at`
+	status, pinned, skills, candidate_services, created_at, updated_at, earliest_at, latest_at`
 
 type visitRow struct {
-	ID                string        `db:"id"`
-	DecisionID        string        `db:"decision_id"`
-	SubjectRef        string        `db:"subject_ref"`
-	PractitionerID    string        `db:"practitioner_id"`
-	ServiceID         string        `db:"service_id"`
-	Pathway           string        `db:"pathway"`
-	StartAt           database.Time `db:"start_at"`
-	EndAt             database.Time `db:"end_at"`
-	Lat               float64       `db:"lat"`
-	Lon               float64       `db:"lon"`
-	Status            string        `db:"status"`
-	Pinned            int           `db:"pinned"`
-	Skills            string        `db:"skills"`
-	CandidateServices string        `db:"candidate_services"`
-	CreatedAt         database.Time `db:"created_at"`
-	UpdatedAt         database.Time `db:"updated_at"`
+	ID                string         `db:"id"`
+	DecisionID        string         `db:"decision_id"`
+	SubjectRef        string         `db:"subject_ref"`
+	PractitionerID    string         `db:"practitioner_id"`
+	ServiceID         string         `db:"service_id"`
+	Pathway           string         `db:"pathway"`
+	StartAt           database.Time  `db:"start_at"`
+	EndAt             database.Time  `db:"end_at"`
+	Lat               float64        `db:"lat"`
+	Lon               float64        `db:"lon"`
+	Status            string         `db:"status"`
+	Pinned            int            `db:"pinned"`
+	Skills            string         `db:"skills"`
+	CandidateServices string         `db:"candidate_services"`
+	CreatedAt         database.Time  `db:"created_at"`
+	UpdatedAt         database.Time  `db:"updated_at"`
+	EarliestAt        *database.Time `db:"earliest_at"`
+	LatestAt          *database.Time `db:"latest_at"`
 }
 
 func (r *visitRow) visit() (StoredVisit, error) {
@@ -142,6 +144,12 @@ func (r *visitRow) visit() (StoredVisit, error) {
 		Visit: Visit{ID: r.ID, CaseID: r.DecisionID, PractitionerID: r.PractitionerID, ServiceID: r.ServiceID,
 			Pathway: r.Pathway, Start: r.StartAt.Time, End: r.EndAt.Time, Loc: Point{Lat: r.Lat, Lon: r.Lon}, Pinned: r.Pinned != 0},
 		SubjectRef: r.SubjectRef, Status: r.Status, CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time,
+	}
+	if r.EarliestAt != nil {
+		v.Earliest = r.EarliestAt.Time
+	}
+	if r.LatestAt != nil {
+		v.Latest = r.LatestAt.Time
 	}
 	if err := json.Unmarshal([]byte(r.Skills), &v.RequiredSkills); err != nil {
 		return StoredVisit{}, fmt.Errorf("routing: appointment %s: stored skills do not decode: %w", r.ID, err)
@@ -172,10 +180,14 @@ func bit(b bool) int {
 // PostgreSQL the caller's transaction is then aborted, so callers retry the whole transaction.
 func (s *SQLStore) Book(ctx context.Context, ex database.Querier, v StoredVisit) error {
 	_, err := ex.ExecContext(ctx, ex.Rebind(`INSERT INTO appointments (`+visitColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		v.ID, v.CaseID, v.SubjectRef, v.PractitionerID, v.ServiceID, v.Pathway,
 		database.NewTime(v.Start), database.NewTime(v.End), v.Loc.Lat, v.Loc.Lon, StatusBooked, bit(v.Pinned),
-		listOf(v.RequiredSkills), listOf(v.CandidateServiceIDs), database.NewTime(v.CreatedAt), database.NewTime(v.UpdatedAt))
+		listOf(v.RequiredSkills), listOf(v.CandidateServiceIDs), database.NewTime(v.CreatedAt), database.NewTime(v.UpdatedAt),
+		nullTime(v.Earliest), nullTime(v.Latest))
+	if err == nil {
+		err = touch(ctx, ex, v.PractitionerID)
+	}
 	if database.IsUniqueViolation(err) {
 		return failure.Errorf(failure.Conflict, "routing: unable to book appointment %s: practitioner %s at %s: %w",
 			v.ID, v.PractitionerID, v.Start.UTC().Format(time.RFC3339), ErrSlotTaken)
@@ -274,6 +286,9 @@ func (s *SQLStore) Cancel(ctx context.Context, ex database.Querier, id string, n
 		database.NewTime(now), id); err != nil {
 		return StoredVisit{}, fmt.Errorf("routing: unable to cancel appointment %s: %w", id, err)
 	}
+	if err := touch(ctx, ex, v.PractitionerID); err != nil {
+		return StoredVisit{}, err
+	}
 	v.Status, v.UpdatedAt = StatusCancelled, database.NewTime(now).Time
 	return v, nil
 }
@@ -317,7 +332,7 @@ func (s *SQLStore) Move(ctx context.Context, id string, start time.Time, loc *ti
 		}
 		v.Start, v.End, v.UpdatedAt = database.NewTime(start).Time, database.NewTime(end).Time, database.NewTime(now).Time
 		out = v
-		return nil
+		return touch(ctx, tx, p.ID)
 	})
 	return out, err
 }
@@ -330,6 +345,15 @@ func (s *SQLStore) ApplyPlan(ctx context.Context, plan Plan, now time.Time) erro
 	moves := append([]Move(nil), plan.Moves...)
 	sort.Slice(moves, func(i, j int) bool { return moves[i].VisitID < moves[j].VisitID })
 	return s.DB.InTx(ctx, func(tx *database.Tx) error {
+		touched := make([]string, 0, 2*len(moves))
+		for _, m := range moves {
+			touched = append(touched, m.FromPractitionerID, m.ToPractitionerID)
+		}
+		if len(moves) > 0 {
+			if err := touch(ctx, tx, touched...); err != nil {
+				return err
+			}
+		}
 		park := tx.Rebind(`UPDATE appointments SET practitioner_id = ? WHERE id = ? AND status = 'booked' AND practitioner_id = ?`)
 		for _, m := range moves {
 			res, err := tx.ExecContext(ctx, park, "~moving~"+m.VisitID, m.VisitID, m.FromPractitionerID)

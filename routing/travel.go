@@ -113,6 +113,10 @@ func (g GreatCircle) Between(a, b Point) float64 {
 	return DistanceKM(a, b)*detour/speed*60 + overhead
 }
 
+// Symmetric reports that travel from a to b takes as long as from b to a, so callers may ask
+// for one direction only.
+func (g GreatCircle) Symmetric() bool { return true }
+
 // Matrix implements Travel; it fails only for invalid coordinates or a bad configuration.
 func (g GreatCircle) Matrix(ctx context.Context, from, to []Point) ([][]float64, error) {
 	detour, speed, _ := g.params()

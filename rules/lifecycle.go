@@ -67,6 +67,9 @@ type Lifecycle struct {
 	// Gate compiles a rule set against its form and runs the static checks and its tests; it
 	// returns a CompileError when the rule set does not compile.
 	Gate func(ctx context.Context, rs *RuleSet) (*GateReport, error)
+	// OnActivate, when set, runs in each activation's transaction, so that what it writes (the
+	// ruleset.activated event) commits with the activation or not at all.
+	OnActivate func(ctx context.Context, tx *database.Tx, id string, version int, effectiveFrom time.Time) error
 }
 
 // Actor is the authenticated person or system acting on a rule set.
@@ -311,6 +314,11 @@ func (l *Lifecycle) Activate(ctx context.Context, actor Actor, id string, versio
 			id, version, database.NewTime(effectiveFrom), database.NewTime(now))
 		if err != nil {
 			return fmt.Errorf("rules: unable to activate %s v%d: %w", id, version, err)
+		}
+		if l.OnActivate != nil {
+			if err := l.OnActivate(ctx, tx, id, version, effectiveFrom); err != nil {
+				return err
+			}
 		}
 		return audit(ctx, tx, AuditEntry{RuleSet: id, Version: version, Actor: actor.Subject, ActorName: actor.Name, At: now, From: StatusApproved, To: StatusActive, Reason: reason, Detail: detail})
 	})

@@ -62,7 +62,7 @@ func (s *Server) readDecision(w http.ResponseWriter, r *http.Request, id, action
 	p := identity.FromContext(r.Context())
 	e := s.accessEntry(r, action, []string{d.ID})
 	if !related(p, d) {
-		reason := strings.TrimSpace(r.Header.Get(BreakGlassHeader))
+		reason := strings.TrimSpace(breakGlassReason(r))
 		if reason == "" {
 			s.settleAccess(w, r, e, failure.Errorf(failure.Forbidden,
 				"decision %s is not filed under your team or assigned to you; to read it in an emergency, state the reason in the %s header: it will be recorded and reviewed", d.ID, BreakGlassHeader))
@@ -75,6 +75,18 @@ func (s *Server) readDecision(w http.ResponseWriter, r *http.Request, id, action
 		e.BreakGlass, e.Purpose = true, reason
 	}
 	return d, s.settleAccess(w, r, e, nil)
+}
+
+// breakGlassField is the form field in which a page states the reason for breaking the glass.
+const breakGlassField = "break_glass_reason"
+
+// breakGlassReason is the stated reason for breaking the glass: the header from an API client, or
+// the field of the form a page posts.
+func breakGlassReason(r *http.Request) string {
+	if reason := r.Header.Get(BreakGlassHeader); reason != "" || !isPage(r) || r.Method != http.MethodPost {
+		return reason
+	}
+	return r.PostFormValue(breakGlassField)
 }
 
 // manageDecision checks that a coordinator changing a case's appointments belongs to the team the

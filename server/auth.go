@@ -106,6 +106,9 @@ func (s *Server) authorize(perm identity.Permission, h http.HandlerFunc, page bo
 		}
 		infoOf(r).principal = p
 		ctx := identity.WithPrincipal(r.Context(), p)
+		if page {
+			ctx = context.WithValue(ctx, pageKey{}, true)
+		}
 		if sess != nil {
 			ctx = context.WithValue(ctx, sessionKey{}, sess)
 		}
@@ -114,6 +117,16 @@ func (s *Server) authorize(perm identity.Permission, h http.HandlerFunc, page bo
 }
 
 type sessionKey struct{}
+
+// pageKey marks a web page's request, so that a refusal on the way (such as readDecision's) is a
+// page in words rather than problem details.
+type pageKey struct{}
+
+// isPage reports whether the request is for a web page rather than the API.
+func isPage(r *http.Request) bool {
+	page, _ := r.Context().Value(pageKey{}).(bool)
+	return page
+}
 
 // sessionOf returns the browser session of a request authenticated by cookie, or nil.
 func sessionOf(r *http.Request) *identity.Session {

@@ -275,7 +275,7 @@ func (s *Server) cancelAppointment(w http.ResponseWriter, r *http.Request, p *tr
 	if !s.manageAppointment(w, r, p, audit.ActionAppointmentCancel) {
 		return
 	}
-	v, err := p.Routing.Cancel(r.Context(), nil, r.PathValue("id"), s.Engine.Now())
+	v, err := s.cancelVisit(r.Context(), p, r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return

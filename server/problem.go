@@ -26,6 +26,10 @@ const problemBase = "https://carepath.org.uk/problems/"
 
 // writeProblem maps an error to a status by its domain code and writes it as problem details.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	if isPage(r) {
+		s.pageProblem(w, r, err)
+		return
+	}
 	p := s.problemOf(w, r, err)
 	if wantsFHIR(r) {
 		s.writeOutcome(w, p, err)

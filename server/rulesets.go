@@ -43,6 +43,9 @@ func (s *Server) governed(h governedHandler) http.HandlerFunc {
 		}
 		g := governance.NewService(s.DB, s.Forms, s.Engine.Rules, s.Engine.Now)
 		g.Pseudonymiser = s.Privacy
+		if s.Events != nil {
+			g.Lifecycle.OnActivate = s.Events.RuleSetActivated
+		}
 		h(w, r, g)
 	}
 }

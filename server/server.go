@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/outbox"
 	"github.com/carepath/carepath/privacy"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
@@ -48,9 +50,18 @@ type Server struct {
 
 	// Location is the council's time zone, in which pages show dates and times (UTC when nil).
 	Location *time.Location
+	// TileURL is the council's own slippy-map tile server ({z}, {x} and {y} in it) drawn under
+	// the day's map; empty draws the map without tiles. Browsers fetch the tiles, so under the
+	// pages' content security policy it must be on this site (a path such as /tiles/{z}/{x}/{y}.png).
+	TileURL string
 
 	// OIDCRoutes registers the single sign-on routes when an OpenID provider is configured.
 	OIDCRoutes func(s *Server, mux *http.ServeMux)
+
+	// Events writes the outbox events of changes made through the API (appointment cancellations,
+	// rule-set activations) in their transactions; nil writes none. Decisions publish through
+	// Engine.Publish.
+	Events *outbox.Publisher
 
 	routes      []Route
 	signinLimit *throttle
@@ -73,6 +84,8 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET "+openAPIPath, identity.Public, s.getOpenAPI)
 	s.ruleSetRoutes(mux)
 	s.directoryRoutes(mux)
+	s.planRoutes(mux)
+	s.caseRoutes(mux)
 	s.signinRoutes(mux)
 	s.clinicianPages(mux)
 	s.coordinatorPages(mux)
@@ -137,7 +150,7 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := identity.FromContext(r.Context())
-	opts := triage.Options{IdempotencyKey: key, Team: p.Team(), SubmittedBy: p.Subject, InTx: s.recordInTx(r, audit.ActionDecisionCreate)}
+	opts := triage.Options{IdempotencyKey: key, Team: p.Team(), SubmittedBy: p.Subject, InTx: cases.Then(s.recordInTx(r, audit.ActionDecisionCreate), cases.OpenInTx)}
 	if team := r.URL.Query().Get("team"); team != "" {
 		if !p.InTeam(team) {
 			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "team %q: you are not a member; file the assessment under one of your teams", team))

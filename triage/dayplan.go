@@ -106,10 +106,48 @@ func (p *Placement) Optimise(ctx context.Context, date string, now time.Time, dr
 	if err != nil {
 		return OptimiseReport{}, err
 	}
-	day := routing.Day{Date: from, Now: now, Loc: p.Loc, SlotLength: p.SlotLength, MaxTravelMinutes: p.MaxTravelMinutes,
-		Practitioners: roster, Travel: p.Travel, Visits: make([]routing.Visit, len(visits))}
-	for i, v := range visits {
-		day.Visits[i] = v.Visit
+	// The slot-grid optimiser cannot see visits placed on routes off the grid, so the
+	// practitioners who have any that day take no part: nothing is moved onto or off them.
+	onGrid := func(t time.Time) bool {
+		slot := p.SlotLength
+		if slot == 0 {
+			slot = routing.DefaultSlotLength
+		}
+		lt := t.In(p.Loc)
+		return (lt.Hour()*60+lt.Minute())%int(slot/time.Minute) == 0 && lt.Second() == 0 && lt.Nanosecond() == 0
+	}
+	offGrid := map[string]bool{}
+	byID := make(map[string]*routing.Practitioner, len(roster))
+	for i := range roster {
+		byID[roster[i].ID] = &roster[i]
+	}
+	for _, v := range visits {
+		if onGrid(v.Start) {
+			continue
+		}
+		offGrid[v.PractitionerID] = true
+		// Still, a route visit its practitioner no longer works at is for a coordinator to resolve.
+		y, m, dd := v.Start.In(p.Loc).Date()
+		pr, ok := byID[v.PractitionerID]
+		var r *routing.DayRoute
+		if ok {
+			r, ok = routing.BuildRoute(pr, p.Loc, y, m, dd, nil)
+		}
+		if !ok || v.Start.Before(r.From) || v.End.After(r.To) {
+			return OptimiseReport{}, failure.Errorf(failure.Conflict, "visit %q at %s: no practitioner on the roster meets every hard constraint for its time (working hours of %s)",
+				v.ID, v.Start.In(p.Loc).Format("15:04"), v.PractitionerID)
+		}
+	}
+	day := routing.Day{Date: from, Now: now, Loc: p.Loc, SlotLength: p.SlotLength, MaxTravelMinutes: p.MaxTravelMinutes, Travel: p.Travel}
+	for _, pr := range roster {
+		if !offGrid[pr.ID] {
+			day.Practitioners = append(day.Practitioners, pr)
+		}
+	}
+	for _, v := range visits {
+		if !offGrid[v.PractitionerID] {
+			day.Visits = append(day.Visits, v.Visit)
+		}
 	}
 	plan, err := routing.Optimise(ctx, day)
 	if err != nil {

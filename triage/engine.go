@@ -30,6 +30,9 @@ type Engine struct {
 	// Placement, when set, matches each decision to services and books a visit with it; nil
 	// stores decisions without services or assignment.
 	Placement *Placement
+	// Publish, when set, runs in the transaction that stores each new decision, after the booking,
+	// so that the event it writes (decision.made in the outbox) exists exactly when the decision does.
+	Publish Booking
 }
 
 // Observer is told of each decision once it is stored.
@@ -106,7 +109,11 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts Options, book Booking, contended *bool, attempts int) (*Decision, bool, error) {
 	sum := sha256.Sum256(body)
 	key := Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])}
-	if opts.InTx != nil {
+	// The access record comes last: it locks the audit chain's head until the commit.
+	for _, hook := range []Booking{e.Publish, opts.InTx} {
+		if hook == nil {
+			continue
+		}
 		inner := book
 		book = func(ctx context.Context, tx *database.Tx, d *Decision) error {
 			if inner != nil {
@@ -114,7 +121,7 @@ func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts 
 					return err
 				}
 			}
-			return opts.InTx(ctx, tx, d)
+			return hook(ctx, tx, d)
 		}
 	}
 	var (

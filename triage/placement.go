@@ -3,7 +3,6 @@ package triage
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/sethvargo/go-retry"
@@ -41,6 +40,8 @@ type Placement struct {
 	MaxTravelMinutes float64
 	Weights          routing.Weights
 	Attempts         int
+	// Routes holds the roster and day routes in memory, refreshed by the change marker.
+	Routes *routing.RouteBook
 	// setup is a configuration fault found by NewPlacement, reported by every placement so that
 	// a bad time zone name is never silently replaced.
 	setup error
@@ -61,12 +62,14 @@ func NewPlacement(db *database.DB, pathways rules.Store, zone string) *Placement
 		travel = cached
 	}
 	places := directory.NewSQLStore(db)
+	store := routing.NewSQLStore(db)
 	return &Placement{
+		Routes:           routing.NewRouteBook(store, loc, travel),
 		setup:            setup,
 		DB:               db,
 		Directory:        directory.NewCachedIndex(places),
 		Places:           places,
-		Routing:          routing.NewSQLStore(db),
+		Routing:          store,
 		Pathways:         pathways,
 		Travel:           travel,
 		Loc:              loc,
@@ -85,9 +88,8 @@ type placing struct {
 	within   time.Duration
 	subject  string
 	decision string
-	// roster is read before the transaction: on SQLite the transaction holds the only write
-	// lock, and a read on a second pooled connection inside it could starve the pool.
-	roster []routing.Practitioner
+	priority string
+	flags    []string
 }
 
 // prepare locates the subject and matches the outcome to services at the decision time.
@@ -101,9 +103,7 @@ func (p *Placement) prepare(ctx context.Context, d *Decided, at time.Time, rejec
 		return nil, fmt.Errorf("triage: unable to place decision: outcome respond_within: %w", err)
 	}
 	out.within = within
-	if out.roster, err = p.Routing.Practitioners(ctx); err != nil {
-		return nil, err
-	}
+	out.priority, out.flags = string(d.Outcome.Priority), d.Outcome.Flags
 	pathways, err := p.Pathways.Pathways(ctx)
 	if err != nil {
 		return nil, err
@@ -150,54 +150,23 @@ func (p *Placement) prepare(ctx context.Context, d *Decided, at time.Time, rejec
 }
 
 // apply writes the match into the decision and, when the pathway visits and a service matched,
-// assigns a practitioner against the bookings ex sees, booking the slot when book is set.
+// places the visit into a practitioner's route as ex sees it, booking it when book is set.
 func (p *Placement) apply(ctx context.Context, ex database.Querier, pl *placing, d *Decision, at time.Time, newID func() string, book bool) error {
 	d.Services = pl.match.Candidates
 	d.RejectedServices = pl.match.Rejected
 	d.Assignment, d.UnassignedReason, d.ManualAllocation = nil, "", false
 	if len(pl.match.Candidates) == 0 {
 		d.UnassignedReason, d.ManualAllocation = "no service: "+pl.match.Reason, true
+		// A case due the same day or within hours is not left in the queue unannounced.
+		if _, _, urgent, sameDay := p.window(pl, at); (urgent || sameDay) && pl.located {
+			return p.escalate(ctx, ex, pl, d, d.UnassignedReason, at, book)
+		}
 		return nil
 	}
 	if !pl.visits {
 		return nil
 	}
-	ids := make([]string, len(pl.match.Candidates))
-	for i, c := range pl.match.Candidates {
-		ids[i] = c.ServiceID
-	}
-	req, err := p.request(ctx, ex, pl, ids, at)
-	if err != nil {
-		return err
-	}
-	return p.assign(ctx, ex, pl, d, req, at, newID, book)
-}
-
-// request builds routing's request from the roster and the bookings ex sees now.
-func (p *Placement) request(ctx context.Context, ex database.Querier, pl *placing, serviceIDs []string, at time.Time) (routing.Request, error) {
-	// A visit must end by the deadline, so bookings starting after it cannot matter.
-	booked, err := p.Routing.Booked(ctx, ex, at.Add(-24*time.Hour), at.Add(pl.within).Add(24*time.Hour))
-	if err != nil {
-		return routing.Request{}, err
-	}
-	visits := make([]routing.Visit, len(booked))
-	for i, v := range booked {
-		visits[i] = v.Visit
-	}
-	index, err := routing.NewBookings(p.Loc, p.SlotLength, visits)
-	if err != nil {
-		return routing.Request{}, err
-	}
-	last, err := p.Routing.LastPractitioner(ctx, ex, pl.subject, at)
-	if err != nil {
-		return routing.Request{}, err
-	}
-	return routing.Request{
-		CaseID: pl.decision, CandidateServiceIDs: serviceIDs, RequiredSkills: pl.pathway.Skills,
-		VisitDuration: time.Duration(pl.pathway.VisitMinutes) * time.Minute, Earliest: at, RespondWithin: pl.within,
-		Subject: pl.where, LastPractitionerID: last, MaxTravelMinutes: p.MaxTravelMinutes, Practitioners: pl.roster,
-		Booked: index, Travel: p.Travel, Loc: p.Loc, SlotLength: p.SlotLength, Weights: p.Weights,
-	}, nil
+	return p.place(ctx, ex, pl, d, at, newID, book, "")
 }
 
 // Reassign cancels a decision's booked appointment and books the best other practitioner, against
@@ -224,10 +193,8 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 	if len(d.Services) == 0 {
 		return nil, failure.Errorf(failure.Conflict, "decision %s matched no service; allocate it manually", d.ID)
 	}
-	pl := &placing{subject: d.SubjectRef, decision: d.ID, within: within, match: directory.Result{Candidates: d.Services}}
-	if pl.roster, err = p.Routing.Practitioners(ctx); err != nil {
-		return nil, err
-	}
+	pl := &placing{subject: d.SubjectRef, decision: d.ID, within: within, match: directory.Result{Candidates: d.Services},
+		priority: string(d.Outcome.Priority), flags: d.Outcome.Flags}
 	pathways, err := p.Pathways.Pathways(ctx)
 	if err != nil {
 		return nil, err
@@ -278,58 +245,9 @@ func (p *Placement) reassign(ctx context.Context, tx *database.Tx, store Store, 
 			}
 		}
 	}
-	ids := make([]string, len(d.Services))
-	for i, c := range d.Services {
-		ids[i] = c.ServiceID
-	}
-	req, err := p.request(ctx, tx, pl, ids, now)
-	if err != nil {
-		return err
-	}
-	// Reassigning means someone else: the current practitioner is left off the roster.
-	roster := req.Practitioners[:0:0]
-	for _, pr := range req.Practitioners {
-		if pr.ID != current {
-			roster = append(roster, pr)
-		}
-	}
-	req.Practitioners = roster
-	if err := p.assign(ctx, tx, pl, d, req, now, newID, true); err != nil {
+	// Reassigning means someone else: the current practitioner is left out.
+	if err := p.place(ctx, tx, pl, d, now, newID, true, current); err != nil {
 		return err
 	}
 	return store.UpdatePlacement(ctx, tx, d)
-}
-
-// assign runs Assign for req and, when book is set, books the chosen slot on ex.
-func (p *Placement) assign(ctx context.Context, ex database.Querier, pl *placing, d *Decision, req routing.Request, at time.Time, newID func() string, book bool) error {
-	d.Assignment, d.UnassignedReason, d.ManualAllocation = nil, "", false
-	a, err := routing.Assign(ctx, req)
-	if err != nil {
-		// A failing travel service must not lose an accepted decision: a person allocates it.
-		d.UnassignedReason, d.ManualAllocation = "assignment failed: "+err.Error(), true
-		return nil
-	}
-	if a.Appointment == nil {
-		d.UnassignedReason, d.ManualAllocation = a.UnassignedReason, true
-		return nil
-	}
-	ap := a.Appointment
-	visitID := newID()
-	if book {
-		err := p.Routing.Book(ctx, ex, routing.StoredVisit{
-			Visit: routing.Visit{ID: visitID, CaseID: d.ID, PractitionerID: ap.PractitionerID, ServiceID: ap.ServiceID,
-				Pathway: pl.pathway.ID, Start: ap.Start, End: ap.End, Loc: pl.where,
-				RequiredSkills: pl.pathway.Skills, CandidateServiceIDs: req.CandidateServiceIDs},
-			SubjectRef: d.SubjectRef, CreatedAt: at, UpdatedAt: at,
-		})
-		if err != nil {
-			return err
-		}
-	}
-	d.Assignment = &Assignment{
-		PractitionerID: ap.PractitionerID, PractitionerName: ap.PractitionerName, ServiceID: ap.ServiceID,
-		TravelMinutes: math.Round(ap.TravelMinutes*10) / 10, Continuity: ap.Continuity, Why: a.Why,
-		Appointment: AppointmentSlot{ID: visitID, Start: ap.Start.In(p.Loc), End: ap.End.In(p.Loc)},
-	}
-	return nil
 }

@@ -8,7 +8,12 @@
 // slack-keeping insertion; simulated-annealing acceptance) with route-based local search
 // (relocate, exchange, or-opt, 2-opt, 2-opt*) on every candidate, granular on large problems. It
 // minimises, in order, the number of unserved visits, the number of vehicles used and the total
-// travel. Visits that no vehicle can serve are left unserved, never an error. The search is
+// travel (or, for a day of salaried practitioners, unserved visits then travel: Problem.TravelOnly),
+// with Problem.MovePenalty charged for each visit taken off its Home vehicle, so that re-planning
+// a day changes few visits. While some visits fit nowhere, an ejection pool (Nagata and Bräysy)
+// packs them in: a visit goes in at the cost of up to two visits of one route, those ejected least
+// often, which take its place in the pool. Visits that no vehicle can serve are left unserved,
+// never an error. Greedy books visits one at a time, never moving one, as a baseline. The search is
 // deterministic for a seed when it stops on an iteration limit; under a time limit the result
 // depends on how many iterations fit.
 //

@@ -46,9 +46,9 @@ func (s *state) relocate(m *model) bool {
 		for i := 0; i < len(a.seq); i++ {
 			u := a.seq[i]
 			p, n := a.node(m, i), a.node(m, i+2)
-			gain := m.t(p, u) + m.t(u, n) - m.t(p, n)
+			gain := m.t(p, u) + m.t(u, n) - m.t(p, n) + m.penalty(u, a.v)
 			if len(a.seq) == 1 {
-				gain = a.dist + m.wVehicle
+				gain = a.dist + m.wUse
 			}
 			moved := false
 			for _, kb := range s.targets(m, u) {
@@ -67,7 +67,7 @@ func (s *state) relocate(m *model) bool {
 				}
 				nb := slices.Insert(slices.Clone(b.seq), at, u)
 				db, ok := m.feasibleSeq(b.v, nb)
-				if !ok || da+db+m.wVehicle*boolf(len(rest) > 0) >= a.dist+b.dist+m.wVehicle-eps {
+				if !ok || da+db+m.wUse*boolf(len(rest) > 0) >= a.dist+b.dist+m.wUse-eps {
 					continue
 				}
 				s.apply(m, ka, rest)
@@ -200,8 +200,8 @@ func (s *state) twoOptStar(m *model) bool {
 					if !ok {
 						continue
 					}
-					before := a.dist + b.dist + m.wVehicle*(boolf(len(a.seq) > 0)+boolf(len(b.seq) > 0))
-					after := da + db + m.wVehicle*(boolf(len(na) > 0)+boolf(len(nb) > 0))
+					before := a.dist + b.dist + m.wUse*(boolf(len(a.seq) > 0)+boolf(len(b.seq) > 0))
+					after := da + db + m.wUse*(boolf(len(na) > 0)+boolf(len(nb) > 0))
 					if after >= before-eps {
 						continue
 					}

@@ -86,8 +86,8 @@ func (s *state) orOpt(m *model) bool {
 								moved = true
 							}
 						} else if da, ok := m.feasibleSeq(a.v, rest); ok {
-							before := a.dist + b.dist + m.wVehicle
-							after := da + db + m.wVehicle*boolf(len(rest) > 0)
+							before := a.dist + b.dist + m.wUse
+							after := da + db + m.wUse*boolf(len(rest) > 0)
 							if after < before-eps {
 								s.apply(m, ka, rest)
 								s.apply(m, kb, nb)

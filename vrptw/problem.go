@@ -15,6 +15,12 @@ type Problem struct {
 	Visits []Visit
 	// Vehicles are the fleet; a solution uses at most this many.
 	Vehicles []Vehicle
+	// TravelOnly drops the fleet size from the objective: a day's practitioners are paid whether
+	// they travel or not, so only unserved visits, then travel (and move penalties) count.
+	TravelOnly bool
+	// MovePenalty is charged, in travel units, for every visit served by a vehicle other than its
+	// Home: re-planning a day already told to people then changes as few visits as it can.
+	MovePenalty float64
 }
 
 // Visit is one place to serve.
@@ -31,6 +37,12 @@ type Visit struct {
 	Skills uint64
 	// Pin, when positive, restricts the visit to vehicle Pin-1; zero means any vehicle.
 	Pin int
+	// Vehicles, when not empty, lists the only vehicles that may serve the visit (such as the
+	// members of the services it may be made for).
+	Vehicles []int
+	// Home, when positive, is vehicle Home-1, which serves the visit today; serving it on another
+	// vehicle costs Problem.MovePenalty.
+	Home int
 }
 
 // Vehicle is one member of the fleet: a practitioner's day.
@@ -43,6 +55,9 @@ type Vehicle struct {
 	Capacity int
 	// Skills is the set of skills the vehicle holds, one bit each.
 	Skills uint64
+	// Group, when positive, joins vehicles that are one person's shifts of a day: a visit moved
+	// between vehicles of its home's group costs no MovePenalty.
+	Group int
 }
 
 // Solution is a set of routes, one per vehicle (empty when the vehicle is unused).
@@ -88,6 +103,17 @@ func (p *Problem) Validate() error {
 		if v.Pin < 0 || v.Pin > len(p.Vehicles) {
 			return fmt.Errorf("vrptw: unable to validate: visit %d: pinned to vehicle %d of %d", i, v.Pin-1, len(p.Vehicles))
 		}
+		if v.Home < 0 || v.Home > len(p.Vehicles) {
+			return fmt.Errorf("vrptw: unable to validate: visit %d: home vehicle %d of %d", i, v.Home-1, len(p.Vehicles))
+		}
+		for _, k := range v.Vehicles {
+			if k < 0 || k >= len(p.Vehicles) {
+				return fmt.Errorf("vrptw: unable to validate: visit %d: allowed vehicle %d of %d", i, k, len(p.Vehicles))
+			}
+		}
+	}
+	if bad(p.MovePenalty) || p.MovePenalty < 0 {
+		return errors.New("vrptw: unable to validate: move penalty must be finite and non-negative")
 	}
 	for k, v := range p.Vehicles {
 		if v.Start < 0 || v.Start >= n || v.End < 0 || v.End >= n {

@@ -34,8 +34,15 @@ type model struct {
 	// where the local search tries every route).
 	near [][]int
 	// maxEdge is the longest travel time; wVehicle and wUnserved weigh a used vehicle and an
-	// unserved visit above any distance.
-	maxEdge, wVehicle, wUnserved float64
+	// unserved visit above any distance. wUse is what a used vehicle adds to the objective:
+	// wVehicle, or nothing when the problem counts travel only.
+	maxEdge, wVehicle, wUnserved, wUse float64
+	// deny[u*nv+k] forbids vehicle k for visit u beyond skills and pins (nil when nothing is).
+	deny []bool
+	// home[u] is visit u's current vehicle or -1; movePenalty is charged for serving it elsewhere.
+	home        []int
+	group       []int
+	movePenalty float64
 }
 
 func newModel(p *Problem) *model {
@@ -97,16 +104,74 @@ func newModel(p *Problem) *model {
 			}
 		}
 	}
-	m.wVehicle = float64(n+nv+1)*m.maxEdge + 1
+	m.movePenalty = p.MovePenalty
+	m.group = make([]int, nv)
+	for k, v := range p.Vehicles {
+		m.group[k] = v.Group
+	}
+	m.home = make([]int, n)
+	for i, v := range p.Visits {
+		m.home[i] = v.Home - 1
+		if len(v.Vehicles) > 0 {
+			if m.deny == nil {
+				m.deny = make([]bool, n*nv)
+			}
+			row := m.deny[i*nv : (i+1)*nv]
+			for k := range row {
+				row[k] = true
+			}
+			for _, k := range v.Vehicles {
+				row[k] = false
+			}
+		}
+	}
+	if m.movePenalty > 0 && slices.ContainsFunc(m.home, func(k int) bool { return k >= 0 }) {
+		// Each vehicle is home to different visits, so no two are interchangeable.
+		for k := range nv {
+			m.vclass[k] = k
+		}
+	} else if m.deny != nil {
+		// Vehicles that may serve different visits are not interchangeable.
+		for k := range nv {
+			for j := range k {
+				if m.vclass[k] == m.vclass[j] && !sameColumn(m.deny, n, nv, j, k) {
+					m.vclass[k] = k
+				}
+			}
+		}
+	}
+	m.wVehicle = float64(n+nv+1)*(m.maxEdge+m.movePenalty) + 1
 	m.wUnserved = float64(nv+1) * m.wVehicle
+	m.wUse = m.wVehicle
+	if p.TravelOnly {
+		m.wUse = 0
+	}
 	return m
+}
+
+func sameColumn(deny []bool, n, nv, a, b int) bool {
+	for u := range n {
+		if deny[u*nv+a] != deny[u*nv+b] {
+			return false
+		}
+	}
+	return true
+}
+
+// penalty is what serving visit u on vehicle k adds beyond travel.
+func (m *model) penalty(u, k int) float64 {
+	h := m.home[u]
+	if h < 0 || h == k || (m.group[h] > 0 && m.group[h] == m.group[k]) {
+		return 0
+	}
+	return m.movePenalty
 }
 
 func (m *model) t(a, b int) float64 { return m.travel[m.loc[a]*m.nloc+m.loc[b]] }
 
 // allowed reports whether vehicle k may serve visit u at all.
 func (m *model) allowed(u, k int) bool {
-	return m.skills[u]&^m.vskills[k] == 0 && (m.pin[u] == 0 || m.pin[u] == k+1)
+	return m.skills[u]&^m.vskills[k] == 0 && (m.pin[u] == 0 || m.pin[u] == k+1) && (m.deny == nil || !m.deny[u*m.nv+k])
 }
 
 // route is one vehicle's sequence with its schedule: node(i) is position i, 0 the start and
@@ -151,6 +216,7 @@ func (r *route) update(m *model) bool {
 			ok = false
 		}
 		if i <= k {
+			r.dist += m.penalty(cur, r.v)
 			r.prefix[i-1] = r.load
 			r.load += m.demand[cur]
 			if !m.allowed(cur, r.v) {
@@ -207,9 +273,9 @@ func (r *route) insertCost(m *model, u, i int, slack float64) float64 {
 		push = slack * max(0, max(m.ready[b], start+m.service[u]+m.t(u, b))-r.early[i+1])
 	}
 	if len(r.seq) == 0 {
-		return m.t(a, u) + m.t(u, b) + m.wVehicle + push
+		return m.t(a, u) + m.t(u, b) + m.wUse + m.penalty(u, r.v) + push
 	}
-	return m.t(a, u) + m.t(u, b) - m.t(a, b) + push
+	return m.t(a, u) + m.t(u, b) - m.t(a, b) + m.penalty(u, r.v) + push
 }
 
 // bestInsert is the cheapest gap for u in r, or (+Inf, -1).
@@ -249,6 +315,7 @@ func (m *model) feasibleSeq(v int, seq []int) (float64, bool) {
 			if !m.allowed(cur, v) {
 				return 0, false
 			}
+			dist += m.penalty(cur, v)
 		}
 		dist += m.t(prev, cur)
 		at = max(m.ready[cur], at+m.service[prev]+m.t(prev, cur))
@@ -258,4 +325,16 @@ func (m *model) feasibleSeq(v int, seq []int) (float64, bool) {
 		prev = cur
 	}
 	return dist, load <= m.vcap[v]
+}
+
+// travel is the route's travel alone, without move penalties.
+func (r *route) travel(m *model) float64 {
+	if len(r.seq) == 0 {
+		return 0
+	}
+	d := 0.0
+	for i := 0; i <= len(r.seq); i++ {
+		d += m.t(r.node(m, i), r.node(m, i+1))
+	}
+	return d
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// ejectSteps bounds the ejection-pool phase at this many steps per visit.
+const ejectSteps = 1000
+
 // Options control a search.
 type Options struct {
 	// Seed makes the search repeatable.
@@ -94,7 +97,32 @@ func Solve(ctx context.Context, p *Problem, opt Options) (*Solution, error) {
 	}
 	const segment = 100
 	first := make([]bool, m.n)
+	// The search packs visits it has not fitted with an ejection pool in two rounds, from 0.2 of
+	// the limit to 0.6 and from 0.6 to 0.85, each also bounded by a step budget that keeps an
+	// iteration-limited search repeatable; the search goes on from what they find.
+	rounds := [][2]float64{{0.2, 0.6}, {0.6, 0.85}}
 	for !stop() {
+		if len(rounds) > 0 && progress() >= rounds[0][0] {
+			until := rounds[0][1]
+			rounds = rounds[1:]
+			if len(best.unserved) == 0 {
+				continue
+			}
+			steps := ejectSteps * m.n
+			if opt.TimeLimit == 0 {
+				steps = min(steps, 10*opt.Iterations)
+			}
+			cand := best.clone()
+			cand.eject(m, rng, func() bool { return ctx.Err() != nil || progress() >= until }, steps)
+			ls(cand)
+			if c := cand.cost(m); c < bestCost-eps {
+				p0 = min(progress(), 0.9)
+				t0 = 0.05 * max(cand.distance(), 1) / math.Ln2
+				best, bestCost = cand.clone(), c
+				cur, curCost = cand, c
+			}
+			continue
+		}
 		iter++
 		// The cooling restarts when the search first serves more visits, over the time left.
 		temp := t0 * math.Pow(0.01, min((progress()-p0)/max(1-p0, 1e-9), 1))
@@ -195,7 +223,7 @@ func (s *state) solution(m *model, iter int) *Solution {
 		out.Starts[k] = slices.Clone(r.early[1 : len(r.seq)+1])
 		if len(r.seq) > 0 {
 			out.VehiclesUsed++
-			out.Distance += r.dist
+			out.Distance += r.travel(m)
 		}
 	}
 	return out

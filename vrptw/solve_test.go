@@ -37,6 +37,9 @@ func check(t *testing.T, p *Problem, s *Solution) float64 {
 			if vis.Pin != 0 && vis.Pin != k+1 {
 				t.Errorf("visit %d pinned to %d, on %d", v, vis.Pin-1, k)
 			}
+			if len(vis.Vehicles) > 0 && !slices.Contains(vis.Vehicles, k) {
+				t.Errorf("visit %d allowed only on %v, on %d", v, vis.Vehicles, k)
+			}
 			total += p.Travel[loc][vis.Location]
 			clock = math.Max(clock+p.Travel[loc][vis.Location], vis.Ready)
 			if clock > vis.Due+1e-6 {

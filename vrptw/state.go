@@ -54,7 +54,7 @@ func (s *state) distance() float64 {
 
 // cost weighs unserved visits above vehicles above distance.
 func (s *state) cost(m *model) float64 {
-	return float64(len(s.unserved))*m.wUnserved + float64(s.used())*m.wVehicle + s.distance()
+	return float64(len(s.unserved))*m.wUnserved + float64(s.used())*m.wUse + s.distance()
 }
 
 // remove takes the visits in us out of their routes and into the pool.

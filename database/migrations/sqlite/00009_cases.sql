@@ -1,0 +1,69 @@
+-- Cases: what happens after a decision. One row per case (its id is the decision that referred it)
+-- holding the current status, with the columns the worklist filters and the outcome report groups
+-- by copied from the decision, so neither joins the decision log; and an append-only history of
+-- every step, who took it and when. A follow-up assessment on the same form and subject is linked
+-- to the open case (followup_id, end_scores) rather than opening another.
+
+-- +goose Up
+CREATE TABLE cases (
+    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    id                TEXT    NOT NULL UNIQUE,
+    form_id           TEXT    NOT NULL,
+    subject_ref       TEXT    NOT NULL,
+    team_id           TEXT    NOT NULL,
+    pathway           TEXT    NOT NULL,
+    priority          TEXT    NOT NULL,
+    ruleset_id        TEXT    NOT NULL,
+    ruleset_version   INTEGER NOT NULL,
+    rule_id           TEXT    NOT NULL,
+    service_id        TEXT    NOT NULL,
+    appointment_id    TEXT    NOT NULL,
+    practitioner_id   TEXT    NOT NULL,
+    manual_allocation INTEGER NOT NULL CHECK (manual_allocation IN (0, 1)),
+    status            TEXT    NOT NULL,
+    respond_by        TEXT,
+    opened_at         TEXT    NOT NULL,
+    updated_at        TEXT    NOT NULL,
+    start_scores      TEXT    NOT NULL,
+    followup_id       TEXT    NOT NULL DEFAULT '',
+    end_scores        TEXT    NOT NULL DEFAULT '',
+    at_home           INTEGER CHECK (at_home IN (0, 1)),
+    revision          INTEGER NOT NULL DEFAULT 1
+) STRICT;
+
+CREATE INDEX cases_team_status ON cases (team_id, status, seq);
+CREATE INDEX cases_status_respond_by ON cases (status, respond_by);
+CREATE INDEX cases_form_subject ON cases (form_id, subject_ref);
+
+CREATE TABLE case_steps (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id     TEXT    NOT NULL,
+    step        TEXT    NOT NULL,
+    from_status TEXT    NOT NULL,
+    to_status   TEXT    NOT NULL,
+    actor       TEXT    NOT NULL,
+    at          TEXT    NOT NULL,
+    detail      TEXT    NOT NULL
+) STRICT;
+
+CREATE INDEX case_steps_case ON case_steps (case_id, seq);
+
+-- +goose StatementBegin
+CREATE TRIGGER case_steps_no_update BEFORE UPDATE ON case_steps
+BEGIN
+    SELECT RAISE(ABORT, 'case_steps is append-only');
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER case_steps_no_delete BEFORE DELETE ON case_steps
+BEGIN
+    SELECT RAISE(ABORT, 'case_steps is append-only');
+END;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP TRIGGER case_steps_no_delete;
+DROP TRIGGER case_steps_no_update;
+DROP TABLE case_steps;
+DROP TABLE cases;

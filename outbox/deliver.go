@@ -1,0 +1,404 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/carepath/carepath/database"
+)
+
+// Delivery statuses as stored.
+const (
+	StatusPending   = "pending"
+	StatusDelivered = "delivered"
+	StatusDead      = "dead"
+)
+
+// Deliverer sends due deliveries to their subscribers. Any number of Deliverers, in one process or
+// in several replicas, may run against one database: each claim takes rows nobody else holds
+// (FOR UPDATE SKIP LOCKED on PostgreSQL, the single write lock on SQLite) and leases them, so each
+// delivery is sent by one of them at a time; a sender that dies leaves its lease to expire and the
+// delivery is sent again with the same event id.
+type Deliverer struct {
+	DB     *database.DB
+	Client *http.Client
+	Now    func() time.Time
+	// Rand returns a number in [0, 1) for the jitter of retry delays; it is called under a lock.
+	Rand func() float64
+	// BatchSize is how many deliveries one claim takes; Senders how many of them are sent at once.
+	BatchSize int
+	Senders   int
+	// Workers is how many claim-send-complete loops Run keeps going.
+	Workers int
+	// BackoffBase and BackoffMax bound the delay before retry n: a uniformly random time in
+	// [0, min(BackoffMax, BackoffBase·2ⁿ⁻¹)) ("full jitter").
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// MaxAttempts is how many failed sends dead-letter a delivery.
+	MaxAttempts int
+	// Lease is how long a claim holds a delivery; it must exceed the client's timeout.
+	Lease time.Duration
+	// Poll is how long Run waits when there was nothing to send and nobody called Notify.
+	Poll   time.Duration
+	Logger *slog.Logger
+	// Observe, when set, is told of every send (for metrics).
+	Observe func(r Result)
+
+	mu sync.Mutex
+	// writing takes turns between this Deliverer's own claims and completions on SQLite, whose
+	// busy handler would otherwise make them wait for each other in sleeps of up to 100 ms.
+	writing sync.Mutex
+	keys    sync.Map // secret → decoded key
+	wake    chan struct{}
+	once    sync.Once
+}
+
+// Result is the outcome of one send.
+type Result struct {
+	Type   string
+	Status string // delivered, pending (to retry) or dead
+	// Latency is from the event's creation to a successful send.
+	Latency time.Duration
+	Err     error
+}
+
+func (d *Deliverer) defaults() {
+	d.once.Do(func() {
+		if d.BatchSize <= 0 {
+			d.BatchSize = 100
+		}
+		if d.Senders <= 0 {
+			d.Senders = 16
+		}
+		if d.Workers <= 0 {
+			d.Workers = 2
+		}
+		if d.BackoffBase <= 0 {
+			d.BackoffBase = time.Second
+		}
+		if d.BackoffMax <= 0 {
+			d.BackoffMax = time.Hour
+		}
+		if d.MaxAttempts <= 0 {
+			d.MaxAttempts = 10
+		}
+		if d.Lease <= 0 {
+			d.Lease = time.Minute
+		}
+		if d.Poll <= 0 {
+			d.Poll = time.Second
+		}
+		if d.Client == nil {
+			d.Client = &http.Client{Timeout: 10 * time.Second}
+		}
+		if d.Logger == nil {
+			d.Logger = slog.New(slog.DiscardHandler)
+		}
+		d.wake = make(chan struct{}, 1)
+	})
+}
+
+// Notify wakes a waiting Run at once, so an event committed in this process is sent without
+// waiting for the next poll.
+func (d *Deliverer) Notify() {
+	d.defaults()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends; errors of one round are logged and the round retried after Poll.
+func (d *Deliverer) Run(ctx context.Context) {
+	d.defaults()
+	var wg sync.WaitGroup
+	for range d.Workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				// A round in progress finishes (each send is bounded by the client's timeout), so
+				// its outcomes are recorded rather than left to the lease.
+				n, err := d.DeliverOnce(context.WithoutCancel(ctx))
+				if err != nil && ctx.Err() == nil {
+					d.Logger.Warn("outbox delivery round failed", "error", err)
+				}
+				if n == d.BatchSize && err == nil {
+					continue
+				}
+				t := time.NewTimer(d.Poll)
+				select {
+				case <-ctx.Done():
+				case <-d.wake:
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// claim is one delivery taken for sending.
+type claim struct {
+	delivery int64
+	attempts int
+	event    Event
+	url      string
+	secret   string
+	format   string
+}
+
+// claimColumns are read by claim, in this order.
+const claimColumns = `d.id, d.attempts, e.seq, e.id, e.type, e.case_key, e.payload, e.created_at, s.url, s.secret, s.format`
+
+// claimQuery finds due deliveries that are first in their case's queue to their subscription:
+// none of the same case to the same subscription with an earlier event is still pending, whether
+// waiting, leased to a sender or backing off.
+const claimQuery = `SELECT ` + claimColumns + `
+FROM outbox_deliveries d
+JOIN outbox_events e ON e.seq = d.event_seq
+JOIN outbox_subscriptions s ON s.id = d.subscription_id
+WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.active = ?
+AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.subscription_id = d.subscription_id AND p.case_key = d.case_key
+	AND p.status = 'pending' AND p.event_seq < d.event_seq)
+ORDER BY d.event_seq
+LIMIT ?`
+
+// DeliverOnce claims one batch, sends it and records the outcomes; it returns how many it sent.
+func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
+	d.defaults()
+	claims, err := d.claim(ctx)
+	if err != nil || len(claims) == 0 {
+		return 0, err
+	}
+	results := make([]Result, len(claims))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(d.Senders, len(claims)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = d.send(ctx, &claims[i])
+			}
+		})
+	}
+	for i := range claims {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := d.complete(ctx, claims, results); err != nil {
+		return 0, err
+	}
+	if d.Observe != nil {
+		for _, r := range results {
+			d.Observe(r)
+		}
+	}
+	return len(claims), nil
+}
+
+// serialise takes the write turn on SQLite and returns its release.
+func (d *Deliverer) serialise() func() {
+	if d.DB.Dialect != database.SQLite {
+		return func() {}
+	}
+	d.writing.Lock()
+	return d.writing.Unlock
+}
+
+func (d *Deliverer) claim(ctx context.Context) ([]claim, error) {
+	defer d.serialise()()
+	now := d.Now()
+	var out []claim
+	err := d.DB.InTx(ctx, func(tx *database.Tx) error {
+		out = out[:0]
+		q := claimQuery
+		if tx.Dialect == database.Postgres {
+			q += ` FOR UPDATE OF d SKIP LOCKED`
+		}
+		rows, err := tx.QueryContext(ctx, tx.Rebind(q), database.NewTime(now), true, d.BatchSize)
+		if err != nil {
+			return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				c       claim
+				payload string
+				created database.Time
+			)
+			if err := rows.Scan(&c.delivery, &c.attempts, &c.event.Seq, &c.event.ID, &c.event.Type, &c.event.Case, &payload, &created,
+				&c.url, &c.secret, &c.format); err != nil {
+				return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
+			}
+			c.event.Payload, c.event.CreatedAt = []byte(payload), created.Time
+			c.attempts++
+			out = append(out, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
+		}
+		rows.Close()
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]any, 0, len(out)+1)
+		ids = append(ids, database.NewTime(now.Add(d.Lease)))
+		for _, c := range out {
+			ids = append(ids, c.delivery)
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(out)), ", ")
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN (`+marks+`)`), ids...); err != nil {
+			return fmt.Errorf("outbox: unable to lease deliveries: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Body renders an event as a subscription in format receives it, with its content type.
+func Body(e *Event, format string) ([]byte, string, error) {
+	if format == FormatFHIR {
+		b, err := FHIR(e)
+		return b, "application/fhir+json", err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(e.Payload) + 200)
+	buf.WriteString(`{"id":`)
+	buf.WriteString(strconv.Quote(e.ID))
+	buf.WriteString(`,"type":`)
+	buf.WriteString(strconv.Quote(e.Type))
+	buf.WriteString(`,"timestamp":"`)
+	buf.WriteString(e.CreatedAt.UTC().Format(time.RFC3339Nano))
+	buf.WriteString(`","case":`)
+	buf.WriteString(strconv.Quote(e.Case))
+	buf.WriteString(`,"data":`)
+	buf.Write(e.Payload)
+	buf.WriteByte('}')
+	return buf.Bytes(), "application/json", nil
+}
+
+// send posts one claimed delivery; a 2xx answer delivers it.
+func (d *Deliverer) send(ctx context.Context, c *claim) Result {
+	r := Result{Type: c.event.Type}
+	r.Err = func() error {
+		key, err := d.key(c.secret)
+		if err != nil {
+			return err
+		}
+		body, contentType, err := Body(&c.event, c.format)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		ts := d.Now().Unix()
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("User-Agent", "Carepath-Webhooks/1")
+		req.Header.Set(HeaderID, c.event.ID)
+		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+		req.Header.Set(HeaderSignature, Sign(key, c.event.ID, ts, body))
+		resp, err := d.Client.Do(req)
+		if err != nil {
+			var ue interface{ Unwrap() error }
+			if errors.As(err, &ue) && ue.Unwrap() != nil {
+				err = ue.Unwrap() // the URL is already known from the subscription
+			}
+			return err
+		}
+		// Drained so the connection is reused; what the receiver says is not kept.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return fmt.Errorf("receiver answered %s", resp.Status)
+		}
+		return nil
+	}()
+	switch {
+	case r.Err == nil:
+		r.Status, r.Latency = StatusDelivered, d.Now().Sub(c.event.CreatedAt)
+	case c.attempts >= d.MaxAttempts:
+		r.Status = StatusDead
+	default:
+		r.Status = StatusPending
+	}
+	return r
+}
+
+// key returns a secret's key bytes, decoded once per secret.
+func (d *Deliverer) key(secret string) ([]byte, error) {
+	if k, ok := d.keys.Load(secret); ok {
+		return k.([]byte), nil
+	}
+	k, err := ParseSecret(secret)
+	if err == nil {
+		d.keys.Store(secret, k)
+	}
+	return k, err
+}
+
+// backoff is the delay before the next try after attempts failed ones.
+func (d *Deliverer) backoff(attempts int) time.Duration {
+	ceiling := d.BackoffMax
+	if attempts < 40 {
+		if c := d.BackoffBase << (attempts - 1); c > 0 && c < ceiling {
+			ceiling = c
+		}
+	}
+	d.mu.Lock()
+	f := d.Rand()
+	d.mu.Unlock()
+	return time.Duration(f * float64(ceiling))
+}
+
+// complete records each send's outcome, for the claim it was made under only: a delivery whose
+// lease ran out and was claimed again belongs to the newer claim. Successes are recorded in one
+// statement, since they are most of every batch.
+func (d *Deliverer) complete(ctx context.Context, claims []claim, results []Result) error {
+	defer d.serialise()()
+	now := d.Now()
+	return d.DB.InTx(ctx, func(tx *database.Tx) error {
+		var delivered []any
+		q := tx.Rebind(`UPDATE outbox_deliveries SET status = ?, next_attempt_at = ?, last_error = ?
+			WHERE id = ? AND attempts = ? AND status = 'pending'`)
+		for i, r := range results {
+			c := &claims[i]
+			if r.Status == StatusDelivered {
+				delivered = append(delivered, c.delivery, c.attempts)
+				continue
+			}
+			next := now
+			if r.Status == StatusPending {
+				next = now.Add(d.backoff(c.attempts))
+			}
+			msg := r.Err.Error()
+			if len(msg) > 500 {
+				msg = msg[:500]
+			}
+			if _, err := tx.ExecPrepared(ctx, q, r.Status, database.NewTime(next), msg, c.delivery, c.attempts); err != nil {
+				return fmt.Errorf("outbox: unable to record delivery %d: %w", c.delivery, err)
+			}
+		}
+		if len(delivered) == 0 {
+			return nil
+		}
+		pairs := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS INTEGER)), ", len(delivered)/2), ", ")
+		at := database.NewTime(now)
+		args := append([]any{at, at}, delivered...)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_deliveries SET status = 'delivered', next_attempt_at = ?, last_error = '', delivered_at = ?
+			WHERE status = 'pending' AND (id, attempts) IN (VALUES `+pairs+`)`), args...); err != nil {
+			return fmt.Errorf("outbox: unable to record deliveries: %w", err)
+		}
+		return nil
+	})
+}

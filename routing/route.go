@@ -1,0 +1,234 @@
+package routing
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// Interval is a span of time [From, To).
+type Interval struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Stop is one visit in a practitioner's day route, with its own time window, so that moving it
+// keeps the promise made when it was booked.
+type Stop struct {
+	VisitID  string        `json:"visit_id"`
+	Loc      Point         `json:"loc"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	// Earliest is the first instant the visit may start; Latest the last instant by which it must
+	// end. A zero Latest bounds the visit by the working day only.
+	Earliest time.Time `json:"earliest"`
+	Latest   time.Time `json:"latest"`
+	// Pinned visits never move, nor do visits that started before the decision.
+	Pinned bool `json:"pinned"`
+	// Skills are the skills the visit needs.
+	Skills []string `json:"skills,omitempty"`
+}
+
+// End is when the visit ends.
+func (s Stop) End() time.Time { return s.Start.Add(s.Duration) }
+
+// DayRoute is a practitioner's working day: from the start point at From, through the stops in
+// order, back to the end point by To, never working through a break.
+type DayRoute struct {
+	PractitionerID string
+	// Day is the civil day number of the local date (days since 1970-01-01).
+	Day      int
+	From, To time.Time
+	// Breaks lie inside [From, To), sorted; gaps between two shifts of one day are breaks too.
+	Breaks     []Interval
+	StartPoint Point
+	EndPoint   Point
+	MaxVisits  int
+	// Stops are ordered by start and do not overlap.
+	Stops []Stop
+	// legs[i] is the travel in minutes from stop i-1 (or the start point) to stop i, and
+	// legs[len(Stops)] from the last stop back to the end point; filled by Legs.
+	legs []float64
+}
+
+// Candidate is a visit to place: where, how long, and its window.
+type Candidate struct {
+	Loc      Point
+	Duration time.Duration
+	Earliest time.Time
+	Latest   time.Time
+}
+
+// Placed is one feasible insertion of a candidate into a route.
+type Placed struct {
+	// Position is the index the visit takes in the route's stops.
+	Position int
+	Start    time.Time
+	// Detour is the extra travel in minutes the route makes for the visit.
+	Detour float64
+	// Moved lists later stops pushed back to make room, in route order.
+	Moved []Shifted
+}
+
+// Shifted is a stop moved later by an insertion.
+type Shifted struct {
+	VisitID  string    `json:"visit_id"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Earliest time.Time `json:"earliest"`
+	Latest   time.Time `json:"latest"`
+}
+
+// Legs fills the route's travel between consecutive points, from tr, which must give minutes from
+// a to b; callers set it once per route build, so insertions read it for free.
+func (r *DayRoute) Legs(tr func(a, b Point) float64) {
+	r.legs = make([]float64, len(r.Stops)+1)
+	prev := r.StartPoint
+	for i, s := range r.Stops {
+		r.legs[i] = tr(prev, s.Loc)
+		prev = s.Loc
+	}
+	r.legs[len(r.Stops)] = tr(prev, r.EndPoint)
+}
+
+// Points are the route's places in order: start point, stops, end point.
+func (r *DayRoute) Points() []Point {
+	return r.appendPoints(make([]Point, 0, len(r.Stops)+2))
+}
+
+func (r *DayRoute) appendPoints(out []Point) []Point {
+	out = append(out, r.StartPoint)
+	for _, s := range r.Stops {
+		out = append(out, s.Loc)
+	}
+	return append(out, r.EndPoint)
+}
+
+// Insert finds the cheapest feasible position for c in the route, given the travel from each of
+// the route's points (Points order) to c (toC) and from c to each (fromC). Existing stops keep
+// their times unless mayMove, when unpinned stops that have not started by now may move later
+// inside their own windows. ok is false when no position is feasible. Times are worked in
+// nanoseconds since the epoch: this runs for every route at every decision.
+func (r *DayRoute) Insert(c Candidate, toC, fromC []float64, now time.Time, mayMove bool) (best Placed, ok bool) {
+	n := len(r.Stops)
+	if r.MaxVisits > 0 && n >= r.MaxVisits || len(toC) != n+2 || len(fromC) != n+2 || len(r.legs) != n+1 {
+		return Placed{}, false
+	}
+	const minute = int64(time.Minute)
+	ceilMin := func(t int64) int64 { return (t + minute - 1) / minute * minute }
+	mins := func(m float64) int64 { return int64(math.Ceil(m * float64(minute))) }
+	fitN := func(t, d int64) int64 {
+		for _, b := range r.Breaks {
+			if bf, bt := b.From.UnixNano(), b.To.UnixNano(); t < bt && t+d > bf {
+				t = bt
+			}
+		}
+		return ceilMin(t)
+	}
+	from, to, nowN := r.From.UnixNano(), r.To.UnixNano(), now.UnixNano()
+	earliest, latest := c.Earliest.UnixNano(), int64(math.MaxInt64)
+	if !c.Latest.IsZero() {
+		latest = c.Latest.UnixNano()
+	}
+	if to < latest {
+		latest = to
+	}
+	dur := int64(c.Duration)
+	bestStart, bestMoved := int64(0), 0
+	for i := 0; i <= n; i++ {
+		prevEnd := from
+		if i > 0 {
+			s := &r.Stops[i-1]
+			prevEnd = s.Start.UnixNano() + int64(s.Duration)
+		}
+		if prevEnd+dur > latest {
+			break // stops are in time order, so later positions end later still
+		}
+		detour := toC[i] + fromC[i+1] - r.legs[i]
+		if ok && detour >= best.Detour {
+			continue
+		}
+		start := max(prevEnd, nowN) + mins(toC[i])
+		start = fitN(ceilMin(max(start, earliest)), dur)
+		end := start + dur
+		if end > latest {
+			continue
+		}
+		t := end + mins(fromC[i+1])
+		nmoved := 0
+		feasible := true
+		for j := i; j < n; j++ {
+			s := &r.Stops[j]
+			ss := s.Start.UnixNano()
+			if t <= ss {
+				break
+			}
+			if !mayMove || s.Pinned || ss < nowN {
+				feasible = false
+				break
+			}
+			sd := int64(s.Duration)
+			ns := fitN(ceilMin(t), sd)
+			ne := ns + sd
+			if !s.Latest.IsZero() && ne > s.Latest.UnixNano() || ne > to {
+				feasible = false
+				break
+			}
+			nmoved++
+			t = ne + mins(r.legs[j+1])
+		}
+		if !feasible || (i+nmoved == n && t > to) {
+			continue
+		}
+		best, ok, bestStart, bestMoved = Placed{Position: i, Detour: detour}, true, start, nmoved
+	}
+	if ok {
+		best.Start = time.Unix(0, bestStart).In(r.From.Location())
+		if bestMoved > 0 {
+			i := best.Position
+			best.Moved = r.pushed(i, bestStart+dur+mins(fromC[i+1]), bestMoved, ceilMin, fitN, mins)
+		}
+	}
+	return best, ok
+}
+
+// pushed lists the moves of the nmoved stops from position i when the new visit's next arrival is t.
+func (r *DayRoute) pushed(i int, t int64, nmoved int, ceilMin func(int64) int64, fitN func(int64, int64) int64, mins func(float64) int64) []Shifted {
+	out := make([]Shifted, 0, nmoved)
+	for j := i; j < i+nmoved; j++ {
+		s := r.Stops[j]
+		ns := fitN(ceilMin(t), int64(s.Duration))
+		out = append(out, Shifted{VisitID: s.VisitID, From: s.Start, To: time.Unix(0, ns).In(s.Start.Location()), Earliest: s.Earliest, Latest: s.Latest})
+		t = ns + int64(s.Duration) + mins(r.legs[j+1])
+	}
+	return out
+}
+
+// Apply returns the route's stops with p made and s inserted, in order, for checks and storage.
+func (r *DayRoute) Apply(p Placed, s Stop) []Stop {
+	out := make([]Stop, 0, len(r.Stops)+1)
+	out = append(out, r.Stops[:p.Position]...)
+	s.Start = p.Start
+	out = append(out, s)
+	moved := make(map[string]time.Time, len(p.Moved))
+	for _, m := range p.Moved {
+		moved[m.VisitID] = m.To
+	}
+	for _, st := range r.Stops[p.Position:] {
+		if to, ok := moved[st.VisitID]; ok {
+			st.Start = to
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// sortStops orders stops by start, then visit id.
+func sortStops(s []Stop) {
+	sort.Slice(s, func(i, j int) bool {
+		if !s[i].Start.Equal(s[j].Start) {
+			return s[i].Start.Before(s[j].Start)
+		}
+		return s[i].VisitID < s[j].VisitID
+	})
+}
