@@ -1,7 +1,15 @@
 // Package audit records who read or changed whose care record, and keeps that record and the
-// rule-governance trail tamper-evident: both tables refuse UPDATE and DELETE in the database
-// itself, and every row carries a SHA-256 hash over its own fields and the previous row's hash,
-// so Verify can name the first row that was edited, removed or written around the chain.
+// rule-governance trail tamper-evident: the tables refuse UPDATE and DELETE in the database
+// itself, and every row is linked into a hash chain, a SHA-256 over its own fields and the
+// previous link's hash, so Verify can name the first row that was edited, removed or written
+// around the chain.
+//
+// The two chains are linked differently because they are written differently. Rule-set rows are
+// few, and each is chained in its own transaction. Access rows are written by nearly every
+// request, so a request writes its row with one statement and no lock, and the Sealer links
+// committed rows into the chain a moment later, in batches: requests never queue behind one
+// another for the chain head, on one server or across replicas. Until it is sealed, a row is
+// protected by the append-only triggers alone.
 package audit
 
 import (
@@ -45,7 +53,8 @@ const (
 // Access is one read or write of personal data: who, in which roles and team, when, doing what,
 // to which records, why, and with what outcome.
 type Access struct {
-	// Seq is the record's place in the access chain, set when it is stored.
+	// Seq is the record's number, set by the database when it is stored; numbers rise with time
+	// but may skip, where a transaction rolled back.
 	Seq        int64     `json:"seq,omitempty"`
 	Subject    string    `json:"subject"`
 	Roles      []string  `json:"roles"`
@@ -58,7 +67,7 @@ type Access struct {
 	Outcome    Outcome   `json:"outcome"`
 	Client     string    `json:"client,omitempty"` // the client's network address
 	RequestID  string    `json:"request_id,omitempty"`
-	// Hash is the record's link in the chain, set when it is stored.
+	// Hash is the record's link in the hash chain, set when the Sealer has linked it.
 	Hash string `json:"hash,omitempty"`
 }
 
@@ -75,10 +84,9 @@ func (l *Log) Append(ctx context.Context, e Access) error {
 }
 
 // AppendTx stores one access record inside the caller's transaction, so that the access and the
-// change it records commit or roll back together. It locks the access chain's head until the
-// transaction ends, serialising every audited transaction across server replicas: call it as
-// late in the transaction as possible. SQLite's write lock is held from BEGIN anyway, so there
-// it reads the head, writes the row and moves the head in four prepared statements (the record index is the fourth).
+// change it records commit or roll back together. It takes no lock and writes one statement: the
+// row gets its seq from the database and its place in the hash chain from the Sealer once it has
+// committed, so audited requests never wait on each other.
 func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	records, err := e.check()
 	if err != nil {
@@ -88,67 +96,33 @@ func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	if err != nil {
 		return fmt.Errorf("audit: unable to encode the records of %s: %w", e.Action, err)
 	}
-	at := database.NewTime(e.At)
-	roles := strings.Join(e.Roles, ",")
-	fields := []string{at.String(), e.Subject, roles, e.Team, e.Action,
-		string(recordsJSON), e.Purpose, boolText(e.BreakGlass), string(e.Outcome), e.Client, e.RequestID}
-
+	q := appendAccessSQLite
 	if tx.Dialect == database.Postgres {
-		// One round trip, which on PostgreSQL is most of an append's cost: the statement locks the
-		// head, hashes the row in the database from the head and the fields Go encoded, and moves
-		// the head, so the transaction never waits on the network while it holds the lock.
-		res, err := tx.ExecPrepared(ctx, appendAccessPostgres, at, e.Subject, roles, e.Team, e.Action, string(recordsJSON),
-			e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID, encodeFields(nil, fields...))
-		if err != nil {
-			return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
-		}
-		if n, err := res.RowsAffected(); err == nil && n != 1 {
-			return fmt.Errorf("audit: the %s chain has no head: the database needs `carepath migrate`", ChainAccess)
-		}
-		return nil
+		q = appendAccessPostgres
 	}
-
-	h, err := lockHead(ctx, tx, ChainAccess)
-	if err != nil {
-		return err
-	}
-	seq := h.Seq + 1
-	hash := hashRow(ChainAccess, seq, h.Hash, fields...)
-	args := []any{seq, at, e.Subject, roles, e.Team, e.Action, string(recordsJSON), e.Purpose, e.BreakGlass,
-		string(e.Outcome), e.Client, e.RequestID, h.Hash, hash}
-	if _, err = tx.ExecPrepared(ctx, `INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
+	// The record index is written by the same statement: a trigger on SQLite, a CTE on PostgreSQL.
+	if _, err := tx.ExecPrepared(ctx, q, database.NewTime(e.At), e.Subject, strings.Join(e.Roles, ","), e.Team, e.Action,
+		string(recordsJSON), e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID); err != nil {
 		return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
 	}
-	if len(records) > 0 {
-		if _, err = tx.ExecPrepared(ctx, `INSERT INTO access_audit_records (seq, record_id) SELECT ?, value FROM json_each(?)`,
-			seq, string(recordsJSON)); err != nil {
-			return fmt.Errorf("audit: unable to index the records of %s by %s: %w", e.Action, e.Subject, err)
-		}
-	}
-	return moveHead(ctx, tx, ChainAccess, seq, hash)
+	return nil
 }
 
-// appendAccessPostgres appends one access row on PostgreSQL in a single statement. Its hash is
-// hashRow's: SHA-256 over the chain and seq fields, the row's fields as encodeFields wrote them
-// ($12), and the previous hash, each length-prefixed; seq and the hashes are ASCII, so their
-// length in characters is their length in bytes.
-var appendAccessPostgres = `WITH h AS (
-		SELECT seq + 1 AS seq, hash AS prev FROM audit_chains WHERE chain = 'access' FOR UPDATE
-	), n AS (
-		SELECT seq, prev, encode(sha256(
-			convert_to('` + string(appendField(nil, ChainAccess)) + `' || length(seq::text) || ':' || seq::text || ',', 'UTF8')
-			|| $12::bytea
-			|| convert_to(length(prev) || ':' || prev || ',', 'UTF8')), 'hex') AS hash
-		FROM h
-	), row AS (
-		INSERT INTO access_audit (seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
-		SELECT n.seq, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, n.prev, n.hash FROM n
-	), recs AS (
-		INSERT INTO access_audit_records (seq, record_id)
-		SELECT n.seq, r FROM n, jsonb_array_elements_text($6::text::jsonb) AS r
-	)
-	UPDATE audit_chains c SET seq = n.seq, hash = n.hash FROM n WHERE c.chain = 'access'`
+const (
+	appendAccessSQLite = `INSERT INTO access_audit (at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '')`
+	appendAccessPostgres = `WITH row AS (
+			INSERT INTO access_audit (at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', '') RETURNING seq
+		)
+		INSERT INTO access_audit_records (record_id, seq)
+		SELECT DISTINCT r, row.seq FROM row, jsonb_array_elements_text($6::text::jsonb) AS r`
+)
+
+// accessFields is the row's fields in the order its hash covers them.
+func accessFields(at database.Time, subject, roles, team, action, records, purpose string, breakGlass bool, outcome, client, requestID string) []string {
+	return []string{at.String(), subject, roles, team, action, records, purpose, boolText(breakGlass), outcome, client, requestID}
+}
 
 // check validates an access record and returns its record ids without repeats, in the order
 // given, since the record index holds each id once per access.
@@ -213,34 +187,36 @@ func (l *Log) Search(ctx context.Context, f Filter) ([]Access, error) {
 	var where []string
 	var args []any
 	if f.Subject != "" {
-		where = append(where, "subject = ?")
+		where = append(where, "a.subject = ?")
 		args = append(args, f.Subject)
 	}
 	if f.Record != "" {
-		where = append(where, "seq IN (SELECT seq FROM access_audit_records WHERE record_id = ?)")
+		where = append(where, "a.seq IN (SELECT seq FROM access_audit_records WHERE record_id = ?)")
 		args = append(args, f.Record)
 	}
 	if !f.Since.IsZero() {
-		where = append(where, "at >= ?")
+		where = append(where, "a.at >= ?")
 		args = append(args, database.NewTime(f.Since))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, "at < ?")
+		where = append(where, "a.at < ?")
 		args = append(args, database.NewTime(f.Until))
 	}
 	if f.BreakGlassOnly {
 		// Each dialect's spelling of the partial index's predicate, so the planner uses it.
 		if l.DB.Dialect == database.Postgres {
-			where = append(where, "break_glass")
+			where = append(where, "a.break_glass")
 		} else {
-			where = append(where, "break_glass = 1")
+			where = append(where, "a.break_glass = 1")
 		}
 	}
-	q := `SELECT seq, at, subject, roles, team, action, records, purpose, break_glass, outcome, client, request_id, hash FROM access_audit`
+	// Hash is the row's link in the chain, empty until the sealer has linked it.
+	q := `SELECT a.seq, a.at, a.subject, a.roles, a.team, a.action, a.records, a.purpose, a.break_glass, a.outcome, a.client, a.request_id,
+		COALESCE(l.hash, '') FROM access_audit a LEFT JOIN access_audit_links l ON l.row_seq = a.seq`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY seq DESC LIMIT ?"
+	q += " ORDER BY a.seq DESC LIMIT ?"
 	args = append(args, limit)
 
 	rows, err := l.DB.QueryContext(ctx, l.DB.Rebind(q), args...)
