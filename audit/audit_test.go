@@ -302,6 +302,10 @@ func TestAuditTablesAreAppendOnly(t *testing.T) {
 			{"DELETE FROM access_audit WHERE seq = 2", "access_audit is append-only"},
 			{"UPDATE access_audit_records SET record_id = 'd-9'", "access_audit_records is append-only"},
 			{"DELETE FROM access_audit_records", "access_audit_records is append-only"},
+			{"UPDATE access_audit_links SET hash = 'x'", "access_audit_links is append-only"},
+			{"DELETE FROM access_audit_links", "access_audit_links is append-only"},
+			{"UPDATE access_audit_subjects SET subject = 'u-mallory'", "access_audit_subjects is append-only"},
+			{"DELETE FROM access_audit_subjects", "access_audit_subjects is append-only"},
 			{"UPDATE ruleset_audit SET actor = 'u-mallory'", "ruleset_audit is append-only"},
 			{"DELETE FROM ruleset_audit WHERE seq = 2", "ruleset_audit is append-only"},
 			{"INSERT INTO ruleset_audit (ruleset_id, version, actor, at, from_status, to_status, reason, detail) VALUES ('x', 1, 'u-mallory', '2026-01-01T00:00:00.000000Z', '', 'draft', '', 'null')",
@@ -585,4 +589,43 @@ func BenchmarkSeal(b *testing.B) {
 			b.ReportMetric(float64(sealing.Nanoseconds())/float64(b.N*rows), "ns/row")
 		})
 	}
+}
+
+// TestSearchFindsRowsNotYetSealed checks that a row is found by subject and by record from the
+// moment it commits, before the sealer has filed it, and afterwards through the indexes; and that
+// Verify counts it as pending, not as broken.
+func TestSearchFindsRowsNotYetSealed(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		log := &audit.Log{DB: db}
+		appendAll(t, log, access(1, "u-alice", "d-1"))
+		if err := log.Append(t.Context(), access(2, "u-bob", "d-1", "d-2")); err != nil {
+			t.Fatal(err)
+		}
+		check := func(when string, wantHash bool) {
+			t.Helper()
+			for _, f := range []audit.Filter{{Subject: "u-bob"}, {Record: "d-2"}} {
+				found, err := log.Search(t.Context(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(found) != 1 || found[0].Subject != "u-bob" || (found[0].Hash != "") != wantHash {
+					t.Errorf("%s: search %+v found %+v", when, f, found)
+				}
+			}
+			if found, _ := log.Search(t.Context(), audit.Filter{Record: "d-1"}); len(found) != 2 {
+				t.Errorf("%s: record d-1: found %d rows, want both", when, len(found))
+			}
+		}
+		check("before sealing", false)
+		if r := verify(t, db, audit.ChainAccess); !r.OK || r.Rows != 1 || r.Pending != 1 {
+			t.Errorf("verify before sealing = %+v, want 1 row intact and 1 pending", r)
+		}
+		if n := seal(t, db); n != 1 {
+			t.Errorf("sealed %d rows, want 1", n)
+		}
+		check("after sealing", true)
+		if r := verify(t, db, audit.ChainAccess); !r.OK || r.Rows != 2 || r.Pending != 0 {
+			t.Errorf("verify after sealing = %+v, want 2 rows intact", r)
+		}
+	})
 }

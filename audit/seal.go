@@ -3,8 +3,10 @@ package audit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,8 +74,10 @@ func (s *Sealer) logFailure(err error) {
 
 // pendingRow is an access row waiting for its link.
 type pendingRow struct {
-	seq    int64
-	fields []string
+	seq     int64
+	fields  []string
+	subject string
+	records string
 }
 
 func (s *Sealer) sealBatch(ctx context.Context) (linked int, more bool, err error) {
@@ -101,6 +105,9 @@ func (s *Sealer) sealBatch(ctx context.Context) (linked int, more bool, err erro
 			prev = hash
 		}
 		if err := insertLinks(ctx, tx, links); err != nil {
+			return err
+		}
+		if err := fileRows(ctx, tx, pending); err != nil {
 			return err
 		}
 		limit := int64(-1) // rows past a full batch are not linked yet: the mark stops before them
@@ -142,6 +149,44 @@ func insertLinks(ctx context.Context, tx *database.Tx, links []any) error {
 	return nil
 }
 
+// fileRows files sealed rows in the subject and record indexes, so that searches find them
+// without reading the rows.
+func fileRows(ctx context.Context, tx *database.Tx, pending []pendingRow) error {
+	subjects := make([]any, 0, 2*len(pending))
+	var records []any
+	for _, p := range pending {
+		subjects = append(subjects, p.subject, p.seq)
+		var ids []string
+		if err := json.Unmarshal([]byte(p.records), &ids); err != nil {
+			return fmt.Errorf("audit: unable to file access row %d: its records are not a JSON list of ids: %w", p.seq, err)
+		}
+		slices.Sort(ids)
+		for _, id := range slices.Compact(ids) {
+			records = append(records, id, p.seq)
+		}
+	}
+	if err := insertPairs(ctx, tx, "access_audit_subjects (subject, seq)", subjects); err != nil {
+		return fmt.Errorf("audit: unable to file access rows by subject: %w", err)
+	}
+	if err := insertPairs(ctx, tx, "access_audit_records (record_id, seq)", records); err != nil {
+		return fmt.Errorf("audit: unable to file access rows by record: %w", err)
+	}
+	return nil
+}
+
+// insertPairs inserts (text, seq) pairs into table, many per statement.
+func insertPairs(ctx context.Context, tx *database.Tx, table string, pairs []any) error {
+	for len(pairs) > 0 {
+		n := min(len(pairs)/2, 2*linksPerStatement)
+		q := `INSERT INTO ` + table + ` VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		if _, err := tx.ExecPrepared(ctx, tx.Rebind(q), pairs[:2*n]...); err != nil {
+			return err
+		}
+		pairs = pairs[2*n:]
+	}
+	return nil
+}
+
 // unsealed reads up to limit access rows above the mark that have no link yet, oldest first.
 func unsealed(ctx context.Context, tx *database.Tx, mark int64, limit int) ([]pendingRow, error) {
 	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT a.seq, a.at, a.subject, a.roles, a.team, a.action, a.records, a.purpose, a.break_glass,
@@ -165,6 +210,7 @@ func unsealed(ctx context.Context, tx *database.Tx, mark int64, limit int) ([]pe
 			return nil, fmt.Errorf("audit: unable to read the access rows to seal: %w", err)
 		}
 		p.fields = accessFields(at, f[0], f[1], f[2], f[3], f[4], f[5], breakGlass, f[6], f[7], f[8])
+		p.subject, p.records = f[0], f[4]
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -339,7 +385,9 @@ func checkRows(ctx context.Context, db *database.DB, h head, r Report) (Report, 
 			if seq <= h.SealedTo {
 				return r.bad(seq, "row %d is at or below the seal mark (%d) but not in the chain: it was written around it", seq, h.SealedTo)
 			}
+			// Filed in the indexes when it is sealed; none yet.
 			r.Pending++
+			records = "[]"
 		}
 		problem, err := index.check(seq, records)
 		if err != nil {
@@ -351,6 +399,14 @@ func checkRows(ctx context.Context, db *database.DB, h head, r Report) (Report, 
 	}
 	if err := rows.Err(); err != nil {
 		return Report{}, fmt.Errorf("audit: unable to read the access audit: %w", err)
+	}
+	var unfiled sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MIN(a.seq) FROM access_audit a JOIN access_audit_links l ON l.row_seq = a.seq
+		WHERE NOT EXISTS (SELECT 1 FROM access_audit_subjects s WHERE s.subject = a.subject AND s.seq = a.seq)`).Scan(&unfiled); err != nil {
+		return Report{}, fmt.Errorf("audit: unable to read the subject index: %w", err)
+	}
+	if unfiled.Valid {
+		return r.bad(unfiled.Int64, "row %d: the subject index (access_audit_subjects) does not list it under its subject", unfiled.Int64)
 	}
 	return r, nil
 }

@@ -1,9 +1,10 @@
 -- The access audit is sealed after the fact: an access row is written in its request's
--- transaction with no hash and no lock on the chain head, and the sealer links committed rows
--- into the hash chain in batches, in access_audit_links. A request no longer waits on every other
--- audited request across replicas, and holds no lock at all for its access record. A row is
--- protected by the append-only triggers from its commit and by the chain from its sealing,
--- seconds later.
+-- transaction with no hash, no index entries and no lock on the chain head, and the sealer links
+-- committed rows into the hash chain in batches, in access_audit_links, and files them in the
+-- record and subject indexes. A request no longer waits on every other audited request across
+-- replicas, holds no lock for its access record, and writes one row and its primary key. A row
+-- is protected by the append-only triggers from its commit and by the chain from its sealing,
+-- seconds later; searches read the short unsealed tail directly.
 --
 -- access_audit.seq now comes from a sequence, so it has gaps where a transaction rolled back;
 -- the chain's own place, access_audit_links.chain_seq, has none. Rows written before this
@@ -25,6 +26,19 @@ SELECT seq, seq, prev_hash, hash FROM access_audit;
 CREATE TRIGGER access_audit_links_append_only BEFORE UPDATE OR DELETE ON access_audit_links
     FOR EACH ROW EXECUTE FUNCTION carepath_append_only();
 CREATE TRIGGER access_audit_links_no_truncate BEFORE TRUNCATE ON access_audit_links
+    FOR EACH STATEMENT EXECUTE FUNCTION carepath_append_only();
+
+-- "What did this person look at": filed by the sealer, as the record index is.
+CREATE TABLE access_audit_subjects (
+    subject TEXT   NOT NULL,
+    seq     BIGINT NOT NULL,
+    PRIMARY KEY (subject, seq)
+);
+INSERT INTO access_audit_subjects (subject, seq) SELECT subject, seq FROM access_audit;
+DROP INDEX access_audit_subject;
+CREATE TRIGGER access_audit_subjects_append_only BEFORE UPDATE OR DELETE ON access_audit_subjects
+    FOR EACH ROW EXECUTE FUNCTION carepath_append_only();
+CREATE TRIGGER access_audit_subjects_no_truncate BEFORE TRUNCATE ON access_audit_subjects
     FOR EACH STATEMENT EXECUTE FUNCTION carepath_append_only();
 
 CREATE SEQUENCE access_audit_seq_seq OWNED BY access_audit.seq;
@@ -62,6 +76,8 @@ $$;
 ALTER TABLE audit_chains DROP COLUMN sealed_to;
 ALTER TABLE access_audit ALTER COLUMN seq DROP DEFAULT;
 DROP SEQUENCE access_audit_seq_seq;
+CREATE INDEX access_audit_subject ON access_audit (subject, seq);
+DROP TABLE access_audit_subjects;
 DROP TRIGGER access_audit_links_no_truncate ON access_audit_links;
 DROP TRIGGER access_audit_links_append_only ON access_audit_links;
 DROP TABLE access_audit_links;

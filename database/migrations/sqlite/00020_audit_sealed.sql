@@ -1,8 +1,10 @@
 -- The access audit is sealed after the fact: an access row is written in its request's
--- transaction with no hash and no lock on the chain head, and the sealer links committed rows
--- into the hash chain in batches, in access_audit_links. A request no longer waits on every other
--- audited request, and writes one row where it wrote four. A row is protected by the append-only
--- triggers from its commit and by the chain from its sealing, seconds later.
+-- transaction with no hash, no index entries and no lock on the chain head, and the sealer links
+-- committed rows into the hash chain in batches, in access_audit_links, and files them in the
+-- record and subject indexes. A request no longer waits on every other audited request, and
+-- writes one B-tree entry where it wrote six. A row is protected by the append-only triggers from
+-- its commit and by the chain from its sealing, seconds later; searches read the short unsealed
+-- tail directly.
 --
 -- Rows written before this migration were chained in place: their links are copied, chain place
 -- equal to row seq. audit_chains.sealed_to is the seal mark: every access row at or below it is
@@ -34,11 +36,27 @@ BEGIN
 END;
 -- +goose StatementEnd
 
--- The record index is filled by the row's own INSERT, so an access is one statement.
+-- "What did this person look at": filed by the sealer, as the record index is.
+CREATE TABLE access_audit_subjects (
+    subject TEXT    NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (subject, seq)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO access_audit_subjects (subject, seq) SELECT subject, seq FROM access_audit;
+DROP INDEX access_audit_subject;
+
 -- +goose StatementBegin
-CREATE TRIGGER access_audit_index_records AFTER INSERT ON access_audit
+CREATE TRIGGER access_audit_subjects_no_update BEFORE UPDATE ON access_audit_subjects
 BEGIN
-    INSERT INTO access_audit_records (record_id, seq) SELECT DISTINCT value, NEW.seq FROM json_each(NEW.records);
+    SELECT RAISE(ABORT, 'access_audit_subjects is append-only');
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER access_audit_subjects_no_delete BEFORE DELETE ON access_audit_subjects
+BEGIN
+    SELECT RAISE(ABORT, 'access_audit_subjects is append-only');
 END;
 -- +goose StatementEnd
 
@@ -67,7 +85,10 @@ BEGIN
 END;
 -- +goose StatementEnd
 ALTER TABLE audit_chains DROP COLUMN sealed_to;
-DROP TRIGGER access_audit_index_records;
+CREATE INDEX access_audit_subject ON access_audit (subject, seq);
+DROP TRIGGER access_audit_subjects_no_delete;
+DROP TRIGGER access_audit_subjects_no_update;
+DROP TABLE access_audit_subjects;
 DROP TRIGGER access_audit_links_no_delete;
 DROP TRIGGER access_audit_links_no_update;
 DROP TABLE access_audit_links;
