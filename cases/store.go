@@ -27,6 +27,9 @@ type Store struct {
 	// DischargeForms are the forms whose cases record, as their outcome, whether the person is
 	// still at home FollowUpDays after discharge; nil means the form "discharge".
 	DischargeForms []string
+	// Publish, when set, runs in the transaction of every recorded step, with the case as it now
+	// is and the step's history entry, so that the step's event commits with the step itself.
+	Publish func(ctx context.Context, tx *database.Tx, c *Case, step StepRecord) error
 }
 
 func (s *Store) discharge(form string) bool {
@@ -321,7 +324,17 @@ func (s *Store) RecordTx(ctx context.Context, tx *database.Tx, id string, ch Cha
 	if err := appendStep(ctx, tx, id, ch.Step, c.Status, to, ch.Actor, ch.At, detail); err != nil {
 		return nil, err
 	}
-	return s.read(ctx, tx, id, true)
+	out, err := s.read(ctx, tx, id, true)
+	if err != nil || s.Publish == nil {
+		return out, err
+	}
+	if len(out.Steps) == 0 {
+		return nil, fmt.Errorf("cases: step %s of case %s is missing from its history", ch.Step, id)
+	}
+	if err := s.Publish(ctx, tx, out, out.Steps[len(out.Steps)-1]); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Filter selects cases for a worklist.

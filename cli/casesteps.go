@@ -224,7 +224,7 @@ func (c *commands) stepCase(ctx *cli.Context) error {
 	var k *cases.Case
 	err = s.db.InTx(ctx.Context, func(tx *database.Tx) error {
 		var err error
-		if k, err = (&cases.Store{DB: s.db}).RecordTx(ctx.Context, tx, id, ch); err != nil {
+		if k, err = (&cases.Store{DB: s.db, Publish: s.events.CaseStepped}).RecordTx(ctx.Context, tx, id, ch); err != nil {
 			return err
 		}
 		return audit.AppendTx(ctx.Context, tx, c.access(actionCaseStep, []string{id}, "cases step "+string(step)))

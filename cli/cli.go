@@ -195,7 +195,7 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 			NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
 			Observers: []triage.Observer{shadow},
 			Placement: withTravel(triage.NewPlacement(db, rs, cfg.Timezone), travel),
-			Publish:   events.DecisionMade,
+			Publish:   events.Decided,
 		},
 		shadow: shadow,
 		stop:   stop,

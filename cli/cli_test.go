@@ -67,10 +67,10 @@ func TestAssessCommand(t *testing.T) {
 			t.Errorf("assess before migrate: exit %d, %q", code, stderr)
 		}
 		code, out, stderr := run(t, "", "--db", dsn, "fixtures", "load")
-		if code != 0 || !strings.Contains(out, "loaded 3 forms, 12 pathways, 5 rule-set versions, 4 activations, 12 services, 40 practitioners, 41 postcodes") {
+		if code != 0 || !strings.Contains(out, "loaded 3 forms, 12 pathways, 5 rule-set versions, 4 activations, 12 services, 40 practitioners, 5 on-call entries, 41 postcodes") {
 			t.Fatalf("fixtures load: %d %q %q", code, out, stderr)
 		}
-		if code, out, _ = run(t, "", "--db", dsn, "fixtures", "load"); code != 0 || !strings.Contains(out, "loaded 0 forms, 0 pathways, 0 rule-set versions, 0 activations, 0 services, 0 practitioners, 0 postcodes") {
+		if code, out, _ = run(t, "", "--db", dsn, "fixtures", "load"); code != 0 || !strings.Contains(out, "loaded 0 forms, 0 pathways, 0 rule-set versions, 0 activations, 0 services, 0 practitioners, 0 on-call entries, 0 postcodes") {
 			t.Errorf("second load changed something: %q", out)
 		}
 

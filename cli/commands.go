@@ -57,8 +57,8 @@ func (c *commands) fixturesCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations, %d services, %d practitioners, %d postcodes\n",
-					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations, sum.Services, sum.Practitioners, sum.Postcodes)
+				fmt.Fprintf(c.io.Stdout, "loaded %d forms, %d pathways, %d rule-set versions, %d activations, %d services, %d practitioners, %d on-call entries, %d postcodes\n",
+					sum.Forms, sum.Pathways, sum.RuleSets, sum.Activations, sum.Services, sum.Practitioners, sum.OnCall, sum.Postcodes)
 				accounts, err := fixtures.LoadDemoAccounts(ctx.Context, identity.NewSQLStore(s.db), c.now())
 				if err != nil {
 					return err
@@ -167,7 +167,7 @@ func (c *commands) serveCommand() *cli.Command {
 						return err
 					}
 					log.Info("loaded demo data (illustrative, not clinical advice)", "forms", sum.Forms, "rulesets", sum.RuleSets,
-						"services", sum.Services, "practitioners", sum.Practitioners, "postcodes", sum.Postcodes)
+						"services", sum.Services, "practitioners", sum.Practitioners, "oncall", sum.OnCall, "postcodes", sum.Postcodes)
 					if _, err := fixtures.LoadDemoAccounts(ctx.Context, identity.NewSQLStore(s.db), c.now()); err != nil {
 						return err
 					}
@@ -186,12 +186,23 @@ func (c *commands) serveCommand() *cli.Command {
 			if api.Location, err = time.LoadLocation(cfg.Timezone); err != nil {
 				return err
 			}
+			api.TileURL = cfg.Server.TileURL // Listen admits its origin in the pages' image policy
 			if err := c.configureServer(ctx.Context, cfg, api); err != nil {
 				return err
 			}
 			sigctx, stop := signal.NotifyContext(ctx.Context, syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			defer c.startDelivery(sigctx, cfg, s, api, log)()
+			// Access rows are written unchained, so that requests never wait on each other; the
+			// sealer links them into the hash chain every second (see audit.Sealer), and once more
+			// after the last request has finished.
+			sealCtx, stopSealing := context.WithCancel(ctx.Context)
+			sealed := make(chan struct{})
+			go func() {
+				defer close(sealed)
+				(&audit.Sealer{DB: s.db, Now: c.now, Logger: log}).Run(sealCtx, time.Second)
+			}()
+			defer func() { stopSealing(); <-sealed }()
 			srv, ln, err := server.Listen(cfg.Server, api.Handler(), log)
 			if err != nil {
 				return err

@@ -79,8 +79,8 @@ func TestDirectoryAndRoutingCommands(t *testing.T) {
 		if code, out, stderr := run(t, "", "--db", dsn, "routing", "optimise", "--date", date, "--dry-run"); code != 0 || !strings.Contains(out, `"travel_before_minutes"`) {
 			t.Errorf("optimise: %d %s %s", code, out, stderr)
 		}
-		if code, _, stderr := run(t, "", "--db", dsn, "routing", "move", "--start", "2026-11-27T10:30:00Z", d.Assignment.Appointment.ID); code != cli.ExitInvalid || !strings.Contains(stderr, "slot grid") {
-			t.Errorf("move off grid: %d %s", code, stderr)
+		if code, _, stderr := run(t, "", "--db", dsn, "routing", "move", "--start", "2026-11-27T03:07:00Z", d.Assignment.Appointment.ID); code != cli.ExitInvalid || !strings.Contains(stderr, "start:") {
+			t.Errorf("move at night: %d %s, want refused naming the start", code, stderr)
 		}
 		if code, out, stderr := run(t, "", "--db", dsn, "routing", "reassign", d.ID); code != 0 || strings.Contains(out, `"practitioner_id": "`+d.Assignment.PractitionerID+`"`) {
 			t.Errorf("reassign: %d %s %s", code, out, stderr)

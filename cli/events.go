@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -15,8 +16,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/config"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/notify"
 	"github.com/carepath/carepath/outbox"
+	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/server"
 	"github.com/carepath/carepath/triage"
 )
@@ -27,6 +31,20 @@ type wakeDeliverer struct{ d *outbox.Deliverer }
 
 // Observe wakes the deliverer.
 func (w wakeDeliverer) Observe(context.Context, *triage.Decided) { w.d.Notify() }
+
+// cancelVisit cancels an appointment and writes appointment.cancelled in the same transaction, as
+// the server does, so a running server tells the subscribers.
+func cancelVisit(ctx context.Context, s *services, p *triage.Placement, id string, now time.Time) (routing.StoredVisit, error) {
+	var v routing.StoredVisit
+	err := s.db.InTx(ctx, func(tx *database.Tx) error {
+		var err error
+		if v, err = p.Routing.Cancel(ctx, tx, id, now); err != nil {
+			return err
+		}
+		return s.events.AppointmentChanged(ctx, tx, outbox.AppointmentCancelled, v)
+	})
+	return v, err
+}
 
 // startDelivery runs the outbox's delivery workers until ctx ends or the returned function is
 // called, when configured; that function stops them and waits for the round in progress.
@@ -45,6 +63,14 @@ func (c *commands) startDelivery(ctx context.Context, cfg config.Config, s *serv
 	d := &outbox.Deliverer{DB: s.db, Client: &http.Client{Timeout: o.Timeout, Transport: transport}, Now: c.now, Rand: rand.Float64,
 		BatchSize: o.BatchSize, Senders: o.Senders, BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, MaxAttempts: o.MaxAttempts,
 		Lease: o.Lease, Poll: o.Poll, Logger: log, Observe: observe}
+	if cfg.Notify.Enabled() {
+		sender, err := notifySender(cfg, o.Timeout, c.now)
+		if err != nil {
+			log.Error("notify subscriptions are not sent", "error", err)
+		} else {
+			d.Handlers = map[string]outbox.Handler{outbox.FormatNotify: outbox.NotifyHandler(sender)}
+		}
+	}
 	s.engine.Observers = append(s.engine.Observers, wakeDeliverer{d})
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -56,6 +82,34 @@ func (c *commands) startDelivery(ctx context.Context, cfg config.Config, s *serv
 	}
 }
 
+// notifySender makes the sender of notify subscriptions' messages from the configuration, with
+// the API key from the configuration or the file it names.
+func notifySender(cfg config.Config, timeout time.Duration, now func() time.Time) (*notify.Sender, error) {
+	n := cfg.Notify
+	raw := n.APIKey.Reveal()
+	if n.APIKeyFile != "" {
+		b, err := os.ReadFile(n.APIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("notify.api_key_file: unable to read it: %w", err)
+		}
+		raw = string(b)
+	}
+	key, err := notify.ParseKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone: %w", err)
+	}
+	return &notify.Sender{
+		Client: &notify.Client{BaseURL: n.BaseURL, Key: key, HTTP: &http.Client{Timeout: timeout}, Now: now},
+		Config: notify.Config{UrgentCase: n.UrgentCase, OnCallPhone: n.OnCallPhone, Escalation: n.Escalation, CoordinatorEmail: n.CoordinatorEmail,
+			AppointmentConfirmation: notify.Channels{SMS: n.AppointmentSMS, Email: n.AppointmentEmail, Letter: n.AppointmentLetter}},
+		Location: loc,
+	}, nil
+}
+
 func (c *commands) subscriptionsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "subscriptions",
@@ -65,15 +119,18 @@ func (c *commands) subscriptionsCommand() *cli.Command {
 				Name:  "add",
 				Usage: "subscribe a URL to events; prints the subscription id (and the secret when one was made)",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "url", Required: true, Usage: "the receiver's https URL (plain http only to this machine)"},
+					&cli.StringFlag{Name: "url", Usage: "the receiver's https URL (plain http only to this machine); none with --format notify"},
 					&cli.StringFlag{Name: "secret", Usage: "signing secret whsec_BASE64 shared with the receiver (default: a new one, printed once)"},
 					&cli.StringFlag{Name: "events", Usage: "comma-separated event types (default: all): " + strings.Join(outbox.Types, ",")},
-					&cli.StringFlag{Name: "format", Value: outbox.FormatCarepath, Usage: "carepath (JSON) or fhir (FHIR R4 resources)"},
+					&cli.StringFlag{Name: "format", Value: outbox.FormatCarepath, Usage: "carepath (JSON), fhir (FHIR R4 resources) or notify (GOV.UK Notify messages as configured under notify:, default events " + strings.Join(outbox.NotifyTypes, ",") + ")"},
 				},
 				Action: func(ctx *cli.Context) error {
 					sub := outbox.Subscription{ID: "sub_" + uuid.Must(uuid.NewV7()).String(), URL: ctx.String("url"), Secret: ctx.String("secret"),
 						Format: ctx.String("format"), CreatedAt: c.now()}
-					made := sub.Secret == ""
+					made := sub.Secret == "" && sub.Format != outbox.FormatNotify
+					if sub.Format != outbox.FormatNotify && sub.URL == "" {
+						return cli.Exit("carepath subscriptions add: --url is required, except with --format notify", ExitInvalid)
+					}
 					if made {
 						sub.Secret = outbox.NewSecret()
 					}

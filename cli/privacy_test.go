@@ -110,6 +110,8 @@ func (ids identifiers) native(t *testing.T, line []byte, from string) {
 	var in struct {
 		Subject struct {
 			Ref       string `json:"ref"`
+			Name      string `json:"name"`
+			Address   string `json:"address"`
 			BirthDate string `json:"birth_date"`
 			Postcode  string `json:"postcode"`
 		} `json:"subject"`
@@ -119,6 +121,11 @@ func (ids identifiers) native(t *testing.T, line []byte, from string) {
 		t.Fatalf("%s: %v", from, err)
 	}
 	ids.add(in.Subject.Ref, from+" subject reference")
+	if in.Subject.Name != "" {
+		ids.add(in.Subject.Name, from+" name")
+		ids.freeText(in.Subject.Name, from+" name")
+	}
+	ids.freeText(in.Subject.Address, from+" address")
 	if in.Subject.BirthDate != "" {
 		ids.birthDate(in.Subject.BirthDate, from)
 	}
@@ -255,9 +262,10 @@ func (ids identifiers) leaks(output string) []string {
 }
 
 // TestAnalystOutputsNameNoOne loads the demo, stores the example assessments (native and FHIR,
-// one with a named patient) and generated cases, and runs every analyst output: replay reports in
-// text, JSON and CSV with case lists and groupings, the impact preview an approver is shown (and
-// its stored copy), a shadow report, and a verify run with changed and not-replayable cases. None
+// each way one with a named patient and their address) and generated cases, and runs every analyst
+// output: replay reports in text, JSON and CSV with case lists and groupings, the outcomes report,
+// the impact preview an approver is shown (and its stored copy), a shadow report, and a verify run
+// with changed and not-replayable cases. None
 // may contain a subject reference, NHS number, name, birth date, postcode, free text or decision
 // id of the inputs.
 func TestAnalystOutputsNameNoOne(t *testing.T) {
@@ -296,6 +304,14 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 			ids.fhir(t, b, filepath.Base(name))
 			mustRun("", "assess", name)
 		}
+		// A native submission with the name and address a clinician's form sends.
+		nativeNamed := filepath.Join("testdata", "privacy", "named-patient.native.json")
+		b, err := os.ReadFile(nativeNamed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids.native(t, b, filepath.Base(nativeNamed))
+		mustRun("", "assess", nativeNamed)
 
 		// Generated cases of both forms, imported in bulk.
 		var phq9Nine []string
@@ -331,14 +347,15 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 		if err := db.Select(&stored, `SELECT id, subject_ref FROM decisions`); err != nil {
 			t.Fatal(err)
 		}
-		if len(stored) != 2+2+1500+300 {
+		if len(stored) != 2+3+1500+300 {
 			t.Fatalf("%d decisions stored", len(stored))
 		}
 		for _, d := range stored {
 			ids.add(d.ID, "decision id")
 			ids.add(d.Ref, "stored subject reference")
 		}
-		if ids["4010232137"] == "" || ids["03/02/1980"] == "" || ids["NG72RD"] == "" || ids["Quinton"] == "" || ids["Acacia"] == "" {
+		if ids["4010232137"] == "" || ids["03/02/1980"] == "" || ids["NG72RD"] == "" || ids["Quinton"] == "" || ids["Acacia"] == "" ||
+			ids["Zephyrine"] == "" || ids["Quillwort"] == "" || ids["Marrowgate"] == "" {
 			t.Fatal("the named patient's identifiers were not collected")
 		}
 
@@ -352,6 +369,9 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 		replayCmd("replay by district", "--ruleset", "mh-triage", "--candidate", "2", "--group-by", "subject.district")
 		replayCmd("replay by age band", "--ruleset", "mh-triage", "--candidate", "2", "--where", "subject.age >= 18", "--group-by", "subject.age_band")
 		replayCmd("replay by person", "--ruleset", "mh-triage", "--candidate", "2", "--group-by", "subject.pseudonym")
+		for _, format := range []string{"text", "json", "csv"} {
+			outputs["outcomes "+format] = mustRun("", "outcomes", "--open-imported", "--by", "team", "--format", format)
+		}
 		replayCmd("replay discharge", "--ruleset", "discharge-pathways", "--candidate", "1", "--baseline", "1",
 			"--group-by", `subject.district + " " + subject.age_band + " " + outcome.pathway`)
 

@@ -8,7 +8,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/carepath/carepath/config"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/outbox"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
 )
@@ -79,7 +81,7 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage:     "cancel a booked appointment, freeing its slot",
 				ArgsUsage: "APPOINTMENT",
 				Action: oneArg("cancel", "APPOINTMENT id", func(ctx *cli.Context, s *services, p *triage.Placement, id string) error {
-					v, err := p.Routing.Cancel(ctx.Context, nil, id, c.now())
+					v, err := cancelVisit(ctx.Context, s, p, id, c.now())
 					if err != nil {
 						return err
 					}
@@ -88,15 +90,22 @@ func (c *commands) routingCommand() *cli.Command {
 			},
 			{
 				Name:      "move",
-				Usage:     "move a booked appointment to another free slot of the same practitioner",
+				Usage:     "move a booked appointment to another time on the same practitioner's route (any minute that fits: hours, breaks, travel, opening hours, the visit's window)",
 				ArgsUsage: "APPOINTMENT",
-				Flags:     []cli.Flag{&cli.StringFlag{Name: "start", Required: true, Usage: "new start, RFC 3339 (e.g. 2026-11-27T10:00:00Z)"}},
+				Flags: []cli.Flag{&cli.StringFlag{Name: "start", Required: true, Usage: "new start, RFC 3339 (e.g. 2026-11-27T10:07:00Z)"},
+					&cli.BoolFlag{Name: "override-window", Usage: "move the visit outside its own window anyway (recorded)"}},
 				Action: oneArg("move", "APPOINTMENT id", func(ctx *cli.Context, s *services, p *triage.Placement, id string) error {
 					start, err := time.Parse(time.RFC3339, ctx.String("start"))
 					if err != nil {
 						return failure.Errorf(failure.Invalid, "start: %q is not an RFC 3339 time", ctx.String("start"))
 					}
-					v, err := p.Routing.Move(ctx.Context, id, start, p.Loc, c.now())
+					var v routing.StoredVisit
+					err = s.db.InTx(ctx.Context, func(tx *database.Tx) error {
+						if v, err = p.Move(ctx.Context, tx, id, start, c.now(), ctx.Bool("override-window")); err != nil {
+							return err
+						}
+						return s.events.AppointmentChanged(ctx.Context, tx, outbox.AppointmentMoved, v)
+					})
 					if err != nil {
 						return err
 					}
@@ -108,7 +117,7 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage:     "cancel a case's appointment and book the best other practitioner",
 				ArgsUsage: "DECISION",
 				Action: oneArg("reassign", "DECISION id", func(ctx *cli.Context, s *services, p *triage.Placement, id string) error {
-					d, err := s.engine.Reassign(ctx.Context, id)
+					d, err := s.engine.Reassign(ctx.Context, id, s.events.DecisionReassigned)
 					if err != nil {
 						return err
 					}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ const EnvFile = "CAREPATH_CONFIG"
 // envPrefix starts the environment variable of every key, unless the key's env tag names another.
 const envPrefix = "CAREPATH_"
 
+// templateID is the shape of a Notify template id.
+var templateID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
 // Mask stands in for a secret wherever a configuration is shown.
 const Mask = "xxxxx"
 
@@ -34,6 +38,7 @@ type Config struct {
 	Privacy  Privacy  `yaml:"privacy"`
 	Log      Log      `yaml:"log"`
 	Outbox   Outbox   `yaml:"outbox"`
+	Notify   Notify   `yaml:"notify"`
 	Routing  Routing  `yaml:"routing"`
 	// Timezone is the IANA zone that appointment days and local times are planned in.
 	Timezone string `yaml:"timezone"`
@@ -67,6 +72,9 @@ type Server struct {
 	MaxConnections    int           `yaml:"max_connections"`
 	// ShutdownTimeout is how long requests in flight may run on after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// TileURL is the council's own slippy-map tile server, drawn under the practitioner's map: a
+	// path on this site or an https URL, with {z}, {x} and {y} in it; empty draws no tiles.
+	TileURL string `yaml:"tile_url"`
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -119,6 +127,30 @@ type Outbox struct {
 	// Poll is how often an idle worker looks for work committed by other processes.
 	Poll time.Duration `yaml:"poll"`
 }
+
+// Notify is how the delivery workers send notify subscriptions' messages through GOV.UK Notify.
+// Template ids are Notify's UUIDs; an empty one turns that message off.
+type Notify struct {
+	// APIKey is the service's Notify API key; APIKeyFile names a file holding it instead, so that
+	// it need be neither in the configuration file nor in the environment.
+	APIKey     Secret `yaml:"api_key"`
+	APIKeyFile string `yaml:"api_key_file"`
+	// BaseURL is Notify's API (https://api.notifications.service.gov.uk when empty).
+	BaseURL string `yaml:"base_url"`
+	// UrgentCase is texted to OnCallPhone for each new emergency or urgent case.
+	UrgentCase  string `yaml:"urgent_case"`
+	OnCallPhone string `yaml:"on_call_phone"`
+	// Escalation is emailed to CoordinatorEmail when a case is escalated.
+	Escalation       string `yaml:"escalation"`
+	CoordinatorEmail string `yaml:"coordinator_email"`
+	// The appointment confirmation to the citizen, per channel they may prefer.
+	AppointmentSMS    string `yaml:"appointment_sms"`
+	AppointmentEmail  string `yaml:"appointment_email"`
+	AppointmentLetter string `yaml:"appointment_letter"`
+}
+
+// Enabled reports whether a Notify API key is configured, so notify subscriptions are sent.
+func (n Notify) Enabled() bool { return n.APIKey != "" || n.APIKeyFile != "" }
 
 // Routing says where travel times between visits come from.
 type Routing struct {
@@ -346,6 +378,20 @@ func (c Config) Validate() error {
 	} else if o.Lease <= o.Timeout {
 		bad("outbox.lease", "%s: want longer than outbox.timeout (%s), or a slow send is sent twice", o.Lease, o.Timeout)
 	}
+	if n := c.Notify; n.APIKey != "" && n.APIKeyFile != "" {
+		bad("notify.api_key", "set together with notify.api_key_file; give the key one way")
+	}
+	if n := c.Notify; n.BaseURL != "" {
+		if err := checkURL(n.BaseURL); err != nil {
+			bad("notify.base_url", "%v", err)
+		}
+	}
+	for key, id := range map[string]string{"urgent_case": c.Notify.UrgentCase, "escalation": c.Notify.Escalation,
+		"appointment_sms": c.Notify.AppointmentSMS, "appointment_email": c.Notify.AppointmentEmail, "appointment_letter": c.Notify.AppointmentLetter} {
+		if id != "" && !templateID.MatchString(id) {
+			bad("notify."+key, "%q: want a Notify template id (a UUID)", id)
+		}
+	}
 	switch rt := c.Routing; rt.Travel {
 	case "greatcircle":
 	case "osrm":
@@ -400,11 +446,54 @@ func (s Server) Validate() error {
 	if s.MaxConnections < 1 {
 		bad("max_connections", "%d: want at least 1", s.MaxConnections)
 	}
+	if s.TileURL != "" {
+		if _, err := tileOrigin(s.TileURL); err != nil {
+			bad("tile_url", "%v", err)
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	slices.Sort(errs)
 	return failure.Errorf(failure.Invalid, "config: %s", strings.Join(errs, "; "))
+}
+
+// TileOrigin is the origin browsers fetch the map tiles from when TileURL is on another site,
+// such as https://tiles.example.gov.uk, for the pages' content security policy; empty when the
+// tiles are on this site or there are none.
+func (s Server) TileOrigin() string {
+	origin, _ := tileOrigin(s.TileURL)
+	return origin
+}
+
+// tileOrigin checks a tile URL template and returns its origin when it is on another site. The
+// origin goes into a response header, so nothing that could end a CSP directive gets through.
+func tileOrigin(tmpl string) (string, error) {
+	if tmpl == "" {
+		return "", nil
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(tmpl, p) {
+			return "", fmt.Errorf("%q: want {z}, {x} and {y} in it, such as /tiles/{z}/{x}/{y}.png", tmpl)
+		}
+	}
+	if strings.ContainsAny(tmpl, " \t\r\n;,'\"\\") {
+		return "", fmt.Errorf("%q: want a URL without spaces, quotes, backslashes, commas or semicolons", tmpl)
+	}
+	u, err := url.Parse(strings.NewReplacer("{z}", "0", "{x}", "0", "{y}", "0").Replace(tmpl))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q: %v", tmpl, err)
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(u.Path, "/"):
+		return "", nil // same site: 'self' covers it
+	case u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "":
+		return "", fmt.Errorf("%q: want a path on this site such as /tiles/{z}/{x}/{y}.png, or an https:// URL without user or fragment", tmpl)
+	}
+	// One origin for every tile, or the policy would refuse some of them.
+	if other, err := url.Parse(strings.NewReplacer("{z}", "1", "{x}", "1", "{y}", "1").Replace(tmpl)); err != nil || other.Host != u.Host {
+		return "", fmt.Errorf("%q: {z}, {x} and {y} belong in the path, not the host", tmpl)
+	}
+	return "https://" + u.Host, nil
 }
 
 // checkURL wants an absolute https URL; plain http is allowed only on loopback, for a provider
@@ -431,6 +520,7 @@ func (c Config) Redacted() Config {
 	r := c
 	r.Database.DSN = DSN(c.Database.DSN.String())
 	r.Auth.OIDC.ClientSecret = Secret(c.Auth.OIDC.ClientSecret.String())
+	r.Notify.APIKey = Secret(c.Notify.APIKey.String())
 	if c.Auth.OIDC.RoleMap != nil {
 		r.Auth.OIDC.RoleMap = make(map[string][]identity.Role, len(c.Auth.OIDC.RoleMap))
 		for k, v := range c.Auth.OIDC.RoleMap {

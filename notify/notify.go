@@ -207,6 +207,9 @@ type PermanentError struct{ Reason string }
 
 func (e *PermanentError) Error() string { return "notify: " + e.Reason }
 
+// Retryable answers false: sending again will not help.
+func (e *PermanentError) Retryable() bool { return false }
+
 func parseError(resp *http.Response, data []byte) error {
 	var body struct {
 		StatusCode int `json:"status_code"`

@@ -103,7 +103,9 @@ func Retry(ctx context.Context, db *database.DB, eventID string, now time.Time) 
 
 // Replay queues again every event created at or after since for subscription (every active
 // subscription whose filter takes the event when empty): delivered and dead deliveries go back to
-// pending, and subscriptions added after an event get it for the first time. Receivers see the
+// pending, and subscriptions added after an event get it for the first time. Notify subscriptions
+// are replayed only when named, since a replay to them texts, emails or writes to people again.
+// Events not yet fanned out are left to the fan-out. Receivers see the
 // same event ids again, so an idempotent receiver can rebuild from a replay. It returns how many
 // deliveries were queued.
 func Replay(ctx context.Context, db *database.DB, since time.Time, subscription string, now time.Time) (int, error) {
@@ -120,12 +122,13 @@ func Replay(ctx context.Context, db *database.DB, since time.Time, subscription 
 		}
 		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO outbox_deliveries (event_seq, subscription_id, case_key, status, attempts, next_attempt_at, last_error)
 			SELECT e.seq, s.id, e.case_key, 'pending', 0, ?, '' FROM outbox_events e CROSS JOIN outbox_subscriptions s
-			WHERE e.created_at >= ? AND s.active = ? AND (? = '' OR s.id = ?)
+			WHERE e.created_at >= ? AND `+fannedOut(tx.Dialect)+` AND s.active = ? AND (? = '' OR s.id = ?)
 			AND (s.events = '' OR ',' || s.events || ',' LIKE '%,' || e.type || ',%')
-			AND (s.format = 'carepath' OR e.type IN ('decision.made', 'appointment.booked', 'appointment.moved', 'appointment.cancelled', 'case.escalated'))
+			AND (s.format <> 'fhir' OR e.type IN ('decision.made', 'appointment.booked', 'appointment.moved', 'appointment.cancelled', 'case.escalated'))
+			AND (s.format <> 'notify' OR s.id = ?)
 			ORDER BY e.seq
 			ON CONFLICT (event_seq, subscription_id) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = excluded.next_attempt_at, last_error = ''`),
-			database.NewTime(now), database.NewTime(since), true, subscription, subscription)
+			database.NewTime(now), database.NewTime(since), true, subscription, subscription, subscription)
 		if err != nil {
 			return fmt.Errorf("outbox: unable to replay events: %w", err)
 		}
@@ -143,4 +146,12 @@ func Depth(ctx context.Context, db *database.DB) (pending, dead int, err error) 
 		err = fmt.Errorf("outbox: unable to count deliveries: %w", err)
 	}
 	return pending, dead, err
+}
+
+// fannedOut is the condition on outbox_events e that its deliveries have been queued.
+func fannedOut(dialect database.Dialect) string {
+	if dialect == database.SQLite {
+		return `e.seq <= (SELECT seq FROM outbox_fanout)`
+	}
+	return `e.fanned`
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,10 @@ type Deliverer struct {
 	Logger *slog.Logger
 	// Observe, when set, is told of every send (for metrics).
 	Observe func(r Result)
+	// Handlers send events to subscriptions whose format names them rather than a webhook, such
+	// as FormatNotify. A replica claims only deliveries it can send, so deliveries for a format
+	// no replica has a handler for wait, counted in the queue depth, rather than fail.
+	Handlers map[string]Handler
 
 	mu sync.Mutex
 	// writing takes turns between this Deliverer's own claims and completions on SQLite, whose
@@ -61,6 +66,10 @@ type Deliverer struct {
 	wake    chan struct{}
 	once    sync.Once
 }
+
+// Handler sends one event to a subscription of its format. An error whose Retryable method
+// answers false dead-letters the delivery at once; any other error is tried again with backoff.
+type Handler func(ctx context.Context, e *Event) error
 
 // Result is the outcome of one send.
 type Result struct {
@@ -166,7 +175,7 @@ const claimQuery = `SELECT ` + claimColumns + `
 FROM outbox_deliveries d
 JOIN outbox_events e ON e.seq = d.event_seq
 JOIN outbox_subscriptions s ON s.id = d.subscription_id
-WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.active = ?
+WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.active = ? AND s.format IN (%s)
 AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.subscription_id = d.subscription_id AND p.case_key = d.case_key
 	AND p.status = 'pending' AND p.event_seq < d.event_seq)
 ORDER BY d.event_seq
@@ -214,17 +223,33 @@ func (d *Deliverer) serialise() func() {
 	return d.writing.Unlock
 }
 
+// formats are the subscription formats this Deliverer sends, as claim's query names them.
+func (d *Deliverer) formats() (string, []any) {
+	fs := []any{FormatCarepath, FormatFHIR}
+	for f := range d.Handlers {
+		fs = append(fs, f)
+	}
+	slices.SortFunc(fs, func(a, b any) int { return strings.Compare(a.(string), b.(string)) })
+	return strings.TrimSuffix(strings.Repeat("?, ", len(fs)), ", "), fs
+}
+
 func (d *Deliverer) claim(ctx context.Context) ([]claim, error) {
 	defer d.serialise()()
 	now := d.Now()
 	var out []claim
 	err := d.DB.InTx(ctx, func(tx *database.Tx) error {
 		out = out[:0]
-		q := claimQuery
+		if _, err := d.fanOut(ctx, tx, now); err != nil {
+			return err
+		}
+		marks, formats := d.formats()
+		q := fmt.Sprintf(claimQuery, marks)
 		if tx.Dialect == database.Postgres {
 			q += ` FOR UPDATE OF d SKIP LOCKED`
 		}
-		rows, err := tx.QueryContext(ctx, tx.Rebind(q), database.NewTime(now), true, d.BatchSize)
+		args := append([]any{database.NewTime(now), true}, formats...)
+		args = append(args, d.BatchSize)
+		rows, err := tx.QueryContext(ctx, tx.Rebind(q), args...)
 		if err != nil {
 			return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
 		}
@@ -255,7 +280,7 @@ func (d *Deliverer) claim(ctx context.Context) ([]claim, error) {
 		for _, c := range out {
 			ids = append(ids, c.delivery)
 		}
-		marks := strings.TrimSuffix(strings.Repeat("?, ", len(out)), ", ")
+		marks = strings.TrimSuffix(strings.Repeat("?, ", len(out)), ", ")
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN (`+marks+`)`), ids...); err != nil {
 			return fmt.Errorf("outbox: unable to lease deliveries: %w", err)
 		}
@@ -289,7 +314,14 @@ func Body(e *Event, format string) ([]byte, string, error) {
 // send posts one claimed delivery; a 2xx answer delivers it.
 func (d *Deliverer) send(ctx context.Context, c *claim) Result {
 	r := Result{Type: c.event.Type}
+	permanent := false
 	r.Err = func() error {
+		if h, ok := d.Handlers[c.format]; ok {
+			err := h(ctx, &c.event)
+			var re interface{ Retryable() bool }
+			permanent = errors.As(err, &re) && !re.Retryable()
+			return err
+		}
 		key, err := d.key(c.secret)
 		if err != nil {
 			return err
@@ -327,7 +359,7 @@ func (d *Deliverer) send(ctx context.Context, c *claim) Result {
 	switch {
 	case r.Err == nil:
 		r.Status, r.Latency = StatusDelivered, d.Now().Sub(c.event.CreatedAt)
-	case c.attempts >= d.MaxAttempts:
+	case permanent || c.attempts >= d.MaxAttempts:
 		r.Status = StatusDead
 	default:
 		r.Status = StatusPending

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,17 +23,24 @@ import (
 const (
 	DecisionMade         = "decision.made"
 	CaseEscalated        = "case.escalated"
+	DecisionReassigned   = "decision.reassigned"
 	AppointmentBooked    = "appointment.booked"
 	AppointmentMoved     = "appointment.moved"
 	AppointmentCancelled = "appointment.cancelled"
 	VisitDone            = "visit.done"
 	OutcomeRecorded      = "outcome.recorded"
 	RuleSetActivated     = "ruleset.activated"
+	// The steps of a case's lifecycle after the decision, recorded by the service or by staff.
+	CaseAccepted = "case.accepted"
+	CaseDeclined = "case.declined"
+	VisitBooked  = "visit.booked"
+	VisitMissed  = "visit.missed"
+	CaseClosed   = "case.closed"
 )
 
 // Types lists the event types Carepath writes, for subscription filters and help text.
-var Types = []string{DecisionMade, CaseEscalated, AppointmentBooked, AppointmentMoved, AppointmentCancelled,
-	VisitDone, OutcomeRecorded, RuleSetActivated}
+var Types = []string{DecisionMade, CaseEscalated, DecisionReassigned, AppointmentBooked, AppointmentMoved, AppointmentCancelled,
+	CaseAccepted, CaseDeclined, VisitBooked, VisitDone, VisitMissed, OutcomeRecorded, CaseClosed, RuleSetActivated}
 
 // typePattern is the shape of an event type: lower-case words joined by dots. Underscores are
 // left out because the subscription filter matches with LIKE, where _ is a wildcard.
@@ -67,29 +76,52 @@ func checkEvent(e *Event) error {
 	return nil
 }
 
-// AppendTx writes an event and its deliveries to every active subscription whose filter takes it,
-// in the caller's transaction, so that the event exists exactly when the change it describes
-// committed.
+// appendQuery is the one statement an event costs its change's transaction; the deliveries are
+// fanned out later by the delivery workers (see Deliverer.FanOut).
+const appendQuery = `INSERT INTO outbox_events (id, type, case_key, payload, created_at) VALUES (?, ?, ?, ?, ?)`
+
+// AppendTx writes an event in the caller's transaction, so that the event exists exactly when the
+// change it describes committed. It is sent to every subscription whose filter takes it and that
+// is active when a delivery worker first sees the committed event.
 func AppendTx(ctx context.Context, tx *database.Tx, e Event) error {
-	if e.ID == "" {
-		e.ID = uuid.Must(uuid.NewV7()).String()
-	}
 	if err := checkEvent(&e); err != nil {
 		return err
 	}
-	at := database.NewTime(e.CreatedAt)
-	var seq int64
-	err := tx.QueryRowPrepared(ctx, tx.Rebind(`INSERT INTO outbox_events (id, type, case_key, payload, created_at) VALUES (?, ?, ?, ?, ?) RETURNING seq`),
-		e.ID, e.Type, e.Case, string(e.Payload), at).Scan(&seq)
-	if err != nil {
+	return appendTx(ctx, tx, &e)
+}
+
+// appendTx writes a checked event.
+func appendTx(ctx context.Context, tx *database.Tx, e *Event) error {
+	if e.ID == "" {
+		e.ID = uuid.Must(uuid.NewV7()).String()
+	}
+	if _, err := tx.ExecPrepared(ctx, rebound(tx.Dialect, appendQuery), e.ID, e.Type, e.Case, string(e.Payload), database.NewTime(e.CreatedAt)); err != nil {
 		return fmt.Errorf("outbox: unable to append %s event: %w", e.Type, err)
 	}
-	_, err = tx.ExecPrepared(ctx, tx.Rebind(`INSERT INTO outbox_deliveries (event_seq, subscription_id, case_key, status, attempts, next_attempt_at, last_error)
-		SELECT ?, id, ?, 'pending', 0, ?, '' FROM outbox_subscriptions
-		WHERE active = ? AND (events = '' OR ',' || events || ',' LIKE ?) AND (format = 'carepath' OR ?)`),
-		seq, e.Case, at, true, "%,"+e.Type+",%", HasFHIR(e.Type))
-	if err != nil {
-		return fmt.Errorf("outbox: unable to queue deliveries of %s event: %w", e.Type, err)
-	}
 	return nil
+}
+
+// postgresQueries holds hot statements with PostgreSQL's placeholders, made once each.
+var postgresQueries sync.Map
+
+// rebound returns query in the placeholders of dialect without rewriting it on every call.
+func rebound(dialect database.Dialect, query string) string {
+	if dialect != database.Postgres {
+		return query
+	}
+	if q, ok := postgresQueries.Load(query); ok {
+		return q.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	postgresQueries.Store(query, b.String())
+	return b.String()
 }

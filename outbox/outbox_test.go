@@ -140,25 +140,45 @@ func count(t testing.TB, db *database.DB, q string, args ...any) int {
 	return n
 }
 
-func TestAppendTxFansOutToMatchingSubscriptions(t *testing.T) {
+func TestFanOutToSubscriptionsActiveWhenFirstSeen(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
 		subscribe(t, db, "all", "https://cms.example/hook", "")
 		subscribe(t, db, "decisions", "https://cms.example/decisions", "carepath", "decision.made")
-		subscribe(t, db, "nhs", "https://nhs.example/fhir", "fhir")
 		subscribe(t, db, "gone", "https://old.example/hook", "")
 		if err := outbox.RemoveSubscription(t.Context(), db, "gone", t0); err != nil {
 			t.Fatal(err)
 		}
+		subscribe(t, db, "removed-before-fan-out", "https://old.example/hook", "")
 		appendEvents(t, db, event("e1", outbox.DecisionMade, "d1"), event("e2", outbox.RuleSetActivated, "ruleset:mh"),
 			event("e3", outbox.AppointmentCancelled, "d1"))
+		// The event's transaction queues nothing; the workers fan it out.
+		if n := count(t, db, `SELECT COUNT(*) FROM outbox_deliveries`); n != 0 {
+			t.Fatalf("%d deliveries queued in the change's transaction", n)
+		}
+		subscribe(t, db, "nhs", "https://nhs.example/fhir", "fhir")
+		if _, err := outbox.AddSubscription(t.Context(), db, outbox.Subscription{ID: "texts", Format: outbox.FormatNotify, CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := outbox.RemoveSubscription(t.Context(), db, "removed-before-fan-out", t0); err != nil {
+			t.Fatal(err)
+		}
+		d := deliverer(db, &clock{now: t0}, 1)
+		if n, err := d.FanOut(t.Context()); n != 3 || err != nil {
+			t.Fatalf("FanOut = %d, %v; want 3 events", n, err)
+		}
+		if n, err := d.FanOut(t.Context()); n != 0 || err != nil {
+			t.Fatalf("second FanOut = %d, %v; want nothing left", n, err)
+		}
 		tests := []struct {
 			sub  string
 			want int
 		}{
-			{"all", 3},       // no filter: every event
-			{"decisions", 1}, // its filter
-			{"nhs", 2},       // only events with a FHIR form
-			{"gone", 0},      // removed
+			{"all", 3},                    // no filter: every event
+			{"decisions", 1},              // its filter
+			{"nhs", 2},                    // only events with a FHIR form; added after the commit, before the fan-out
+			{"texts", 1},                  // notify: the types a message is made for
+			{"gone", 0},                   // removed
+			{"removed-before-fan-out", 0}, // active at the commit, removed before a worker saw the event
 		}
 		for _, tt := range tests {
 			if got := count(t, db, `SELECT COUNT(*) FROM outbox_deliveries WHERE subscription_id = ?`, tt.sub); got != tt.want {
@@ -225,6 +245,10 @@ func TestCheckSubscription(t *testing.T) {
 		{"format", outbox.Subscription{URL: "https://cms.example/hook", Secret: testSecret, Format: "xml"}, "format:"},
 		{"event", outbox.Subscription{URL: "https://cms.example/hook", Secret: testSecret, Events: []string{"decision.deleted"}}, "events:"},
 		{"fhir event", outbox.Subscription{URL: "https://cms.example/hook", Secret: testSecret, Format: "fhir", Events: []string{"ruleset.activated"}}, "no FHIR"},
+		{"notify", outbox.Subscription{Format: "notify", Events: []string{"case.escalated"}}, ""},
+		{"notify url", outbox.Subscription{Format: "notify", URL: "https://cms.example/hook"}, "url: a notify subscription"},
+		{"notify secret", outbox.Subscription{Format: "notify", Secret: testSecret}, "secret: a notify subscription"},
+		{"notify event", outbox.Subscription{Format: "notify", Events: []string{"ruleset.activated"}}, "has no notification"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -422,6 +446,9 @@ func TestLeaseExpiryRedeliversWithTheSameID(t *testing.T) {
 		// A worker claimed it (attempt 1, leased for a minute) and died before recording the outcome.
 		d := deliverer(db, c, 2)
 		d.Lease = time.Minute
+		if _, err := d.FanOut(t.Context()); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := db.ExecContext(t.Context(), db.Rebind(`UPDATE outbox_deliveries SET attempts = 1, next_attempt_at = ?`), database.NewTime(t0.Add(time.Minute))); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
@@ -29,7 +30,12 @@ func (p *Publisher) append(ctx context.Context, tx *database.Tx, typ, key string
 	if p.NewID != nil {
 		e.ID = p.NewID()
 	}
-	return AppendTx(ctx, tx, e)
+	// The type is one of ours and the data was just encoded, so only the fields a caller gave
+	// are checked; the whole of checkEvent would parse the JSON again on every decision.
+	if key == "" || at.IsZero() {
+		return checkEvent(&e)
+	}
+	return appendTx(ctx, tx, &e)
 }
 
 // DecisionData is a decision.made event's data: what a receiving service needs to take the
@@ -119,4 +125,51 @@ type RuleSetData struct {
 // rules.Lifecycle's OnActivate hook.
 func (p *Publisher) RuleSetActivated(ctx context.Context, tx *database.Tx, id string, version int, effectiveFrom time.Time) error {
 	return p.append(ctx, tx, RuleSetActivated, "ruleset:"+id, RuleSetData{RuleSet: id, Version: version, EffectiveFrom: effectiveFrom.UTC()}, p.Now())
+}
+
+// stepTypes names the event each recorded case step writes.
+var stepTypes = map[cases.Step]string{
+	cases.Accept: CaseAccepted, cases.Decline: CaseDeclined, cases.Book: VisitBooked, cases.MarkDone: VisitDone,
+	cases.MarkMissed: VisitMissed, cases.Outcome: OutcomeRecorded, cases.Close: CaseClosed,
+}
+
+// CaseStepData is the data of the events of case steps (visit.done, outcome.recorded and the
+// others): the step, the case as it now stands and who recorded it, without scores or answers.
+type CaseStepData struct {
+	Decision      string       `json:"decision_id"`
+	Step          cases.Step   `json:"step"`
+	From          cases.Status `json:"from"`
+	Status        cases.Status `json:"status"`
+	Actor         string       `json:"actor"`
+	At            time.Time    `json:"at"`
+	Team          string       `json:"team"`
+	Pathway       string       `json:"pathway"`
+	ServiceID     string       `json:"service_id,omitempty"`
+	AppointmentID string       `json:"appointment_id,omitempty"`
+	AtHome        *bool        `json:"at_home,omitempty"`
+	// Reason, Source and ExternalRef come from the step's detail: why a referral was declined or
+	// a case closed, and "callback" with the service's own reference when its case system
+	// recorded the step.
+	Reason      string `json:"reason,omitempty"`
+	Source      string `json:"source,omitempty"`
+	ExternalRef string `json:"external_ref,omitempty"`
+}
+
+// CaseStepped writes the event of a case step recorded in tx; it has the shape of cases.Store's
+// Publish hook. The case is the decision's id, so the event follows the decision.made.
+func (p *Publisher) CaseStepped(ctx context.Context, tx *database.Tx, c *cases.Case, step cases.StepRecord) error {
+	typ, ok := stepTypes[step.Step]
+	if !ok {
+		return nil // steps Carepath records itself (refer, follow_up) have events of their own
+	}
+	var detail cases.Change
+	if len(step.Detail) > 0 {
+		if err := json.Unmarshal(step.Detail, &detail); err != nil {
+			return fmt.Errorf("outbox: unable to read step %s of case %s: %w", step.Step, c.ID, err)
+		}
+	}
+	data := CaseStepData{Decision: c.ID, Step: step.Step, From: step.From, Status: step.To, Actor: step.Actor, At: step.At.UTC(),
+		Team: c.Team, Pathway: c.Pathway, ServiceID: c.ServiceID, AppointmentID: c.AppointmentID, AtHome: c.AtHome,
+		Reason: detail.Reason, Source: detail.Source, ExternalRef: detail.ExternalRef}
+	return p.append(ctx, tx, typ, c.ID, data, step.At)
 }

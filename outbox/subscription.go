@@ -22,7 +22,15 @@ const (
 	// Appointment or a Task) for a decision, an Appointment for appointment changes, a Task for
 	// an escalation.
 	FormatFHIR = "fhir"
+	// FormatNotify sends no webhook: a Deliverer's Handlers[FormatNotify] turns each event into
+	// a GOV.UK Notify message, with the event id as its reference. Such a subscription has no
+	// URL or secret.
+	FormatNotify = "notify"
 )
+
+// NotifyTypes are the event types a notify subscription takes when it names none: those a
+// council's templates are for.
+var NotifyTypes = []string{DecisionMade, AppointmentBooked, CaseEscalated}
 
 // Subscription is a receiver of webhooks.
 type Subscription struct {
@@ -41,6 +49,9 @@ type Subscription struct {
 // CheckSubscription refuses a subscription that could never be delivered to, naming the field.
 // Plain http is allowed only to loopback, so events with personal data are never sent in the clear.
 func CheckSubscription(s *Subscription) error {
+	if s.Format == FormatNotify {
+		return checkNotify(s)
+	}
 	u, err := url.Parse(s.URL)
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
@@ -58,7 +69,7 @@ func CheckSubscription(s *Subscription) error {
 		s.Format = FormatCarepath
 	case FormatCarepath, FormatFHIR:
 	default:
-		return failure.Errorf(failure.Invalid, "format: %q: want carepath or fhir", s.Format)
+		return failure.Errorf(failure.Invalid, "format: %q: want carepath, fhir or notify", s.Format)
 	}
 	for _, t := range s.Events {
 		if !slices.Contains(Types, t) {
@@ -67,6 +78,26 @@ func CheckSubscription(s *Subscription) error {
 		if s.Format == FormatFHIR && !HasFHIR(t) {
 			return failure.Errorf(failure.Invalid, "events: %s has no FHIR representation; subscribe to it with --format carepath", t)
 		}
+	}
+	return nil
+}
+
+// checkNotify refuses a notify subscription with webhook settings or an event type no message is
+// made for, and gives it NotifyTypes when it names none.
+func checkNotify(s *Subscription) error {
+	switch {
+	case s.URL != "":
+		return failure.Errorf(failure.Invalid, "url: a notify subscription sends through GOV.UK Notify as configured (notify: in the configuration), not to a URL")
+	case s.Secret != "":
+		return failure.Errorf(failure.Invalid, "secret: a notify subscription signs nothing; Notify's API key is in the configuration")
+	}
+	for _, t := range s.Events {
+		if !slices.Contains(NotifyTypes, t) {
+			return failure.Errorf(failure.Invalid, "events: %q has no notification; want some of %s", t, strings.Join(NotifyTypes, ", "))
+		}
+	}
+	if len(s.Events) == 0 {
+		s.Events = slices.Clone(NotifyTypes)
 	}
 	return nil
 }
@@ -132,6 +163,12 @@ func Subscriptions(ctx context.Context, db *database.DB) ([]Subscription, error)
 // deliveries are dead-lettered, where they stay listed. Removing twice is a Conflict.
 func RemoveSubscription(ctx context.Context, db *database.DB, id string, now time.Time) error {
 	return db.InTx(ctx, func(tx *database.Tx) error {
+		if tx.Dialect == database.Postgres {
+			// Waits for a fan-out in progress, which may have read the subscription as active.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, fanOutLock); err != nil {
+				return fmt.Errorf("outbox: unable to remove subscription %s: %w", id, err)
+			}
+		}
 		var active bool
 		err := tx.GetContext(ctx, &active, tx.Rebind(`SELECT active FROM outbox_subscriptions WHERE id = ?`), id)
 		if errors.Is(err, sql.ErrNoRows) {

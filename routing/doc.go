@@ -8,7 +8,15 @@
 // best practitioner's route (added travel, caseload, continuity of carer and days of waiting);
 // its time is the arrival time on the route, not a grid slot. Routine insertions leave booked
 // visits where they are; urgent ones may move unpinned visits that have not started later, each
-// inside its own window, and report what moved.
+// inside its own window, and report what moved. A service's opening hours (RouteRequest.Open)
+// bound the visits for it like a second window: each lies inside one opening.
+//
+// SQLStore.Move is a coordinator's move of one visit to any minute: it takes the route lock, then
+// checks the practitioner's day as a route (working hours, breaks, travel from the stop before and
+// to the stop after, the service's openings) and the visit's own window unless overridden, and
+// records the move with its cause in visit_moves. It runs in the caller's transaction when given
+// one, so the caller's events commit with it. One insertion among 500 practitioners' routes takes
+// about 1.5 ms on a 2-core machine (BenchmarkInsertVisit500).
 //
 // RouteBook keeps the roster and routes of one process in memory. Every change to practitioners
 // or visits bumps a counter in routing_marker in its own transaction and stamps the

@@ -57,6 +57,9 @@ type Candidate struct {
 	Duration time.Duration
 	Earliest time.Time
 	Latest   time.Time
+	// Open, when not nil, lists when the visit's service is open, in order: the visit lies inside
+	// one of them. Nil means the service is always open; empty means it never is.
+	Open []Interval
 }
 
 // Placed is one feasible insertion of a candidate into a route.
@@ -134,6 +137,25 @@ func (r *DayRoute) Insert(c Candidate, toC, fromC []float64, now time.Time, mayM
 		latest = to
 	}
 	dur := int64(c.Duration)
+	// fitOpen moves a start (already clear of breaks) to the first opening that holds the whole
+	// visit and clear of breaks again; false when no opening does.
+	fitOpen := func(t int64) (int64, bool) {
+		if c.Open == nil {
+			return t, true
+		}
+		for k := 0; k < len(c.Open); {
+			of, ot := c.Open[k].From.UnixNano(), c.Open[k].To.UnixNano()
+			if t+dur > ot {
+				k++
+				continue
+			}
+			if t >= of {
+				return t, true
+			}
+			t = fitN(of, dur)
+		}
+		return 0, false
+	}
 	bestStart, bestMoved := int64(0), 0
 	for i := 0; i <= n; i++ {
 		prevEnd := from
@@ -150,8 +172,9 @@ func (r *DayRoute) Insert(c Candidate, toC, fromC []float64, now time.Time, mayM
 		}
 		start := max(prevEnd, nowN) + mins(toC[i])
 		start = fitN(ceilMin(max(start, earliest)), dur)
+		start, open := fitOpen(start)
 		end := start + dur
-		if end > latest {
+		if !open || end > latest {
 			continue
 		}
 		t := end + mins(fromC[i+1])

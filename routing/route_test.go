@@ -260,3 +260,51 @@ func (f fixedRoutes) Route(p *Practitioner, y int, m time.Month, d int) (*DayRou
 	r, ok := f[p.ID]
 	return r, ok
 }
+
+// TestInsertKeepsInsideOpeningHours places a visit only inside one of its service's openings,
+// start and end, and nowhere when the service never opens in its window.
+func TestInsertKeepsInsideOpeningHours(t *testing.T) {
+	loc := londonLoc(t)
+	tr := GreatCircle{}.Between
+	base := Point{Lat: 52.95, Lon: -1.15}
+	near := Point{Lat: 52.96, Lon: -1.16}
+	for _, tc := range []struct {
+		name      string
+		open      []Interval
+		wantStart time.Time
+		ok        bool
+	}{
+		{"always open", nil, time.Time{}, true},
+		{"opens at one", []Interval{{monday(loc, 13, 0), monday(loc, 17, 0)}}, monday(loc, 13, 0), true},
+		{"first opening too short for the visit", []Interval{{monday(loc, 9, 0), monday(loc, 9, 30)}, {monday(loc, 14, 0), monday(loc, 15, 0)}}, monday(loc, 14, 0), true},
+		{"opening ends inside a break", []Interval{{monday(loc, 11, 50), monday(loc, 12, 40)}, {monday(loc, 15, 0), monday(loc, 16, 0)}}, monday(loc, 15, 0), true},
+		{"never open", []Interval{}, time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &DayRoute{PractitionerID: "p", From: monday(loc, 8, 0), To: monday(loc, 17, 0), StartPoint: base, EndPoint: base, MaxVisits: 8,
+				Breaks: []Interval{{From: monday(loc, 12, 0), To: monday(loc, 12, 30)}}}
+			r.Legs(tr)
+			c := Candidate{Loc: near, Duration: 45 * time.Minute, Earliest: monday(loc, 8, 0), Latest: monday(loc, 17, 0), Open: tc.open}
+			to, from := travelTo(r, near, tr)
+			p, ok := r.Insert(c, to, from, monday(loc, 7, 0), false)
+			if ok != tc.ok {
+				t.Fatalf("ok %v, want %v (%+v)", ok, tc.ok, p)
+			}
+			if !ok {
+				return
+			}
+			if !tc.wantStart.IsZero() && !p.Start.Equal(tc.wantStart) {
+				t.Errorf("starts %s, want %s", p.Start.Format("15:04"), tc.wantStart.Format("15:04"))
+			}
+			if tc.open != nil {
+				inside := false
+				for _, o := range tc.open {
+					inside = inside || !p.Start.Before(o.From) && !p.Start.Add(c.Duration).After(o.To)
+				}
+				if !inside {
+					t.Errorf("%s to %s is outside every opening", p.Start.Format("15:04"), p.Start.Add(c.Duration).Format("15:04"))
+				}
+			}
+		})
+	}
+}

@@ -35,7 +35,10 @@ type RouteRequest struct {
 	MaxTravelMinutes float64
 	// MayMove lets unpinned visits that have not started move later inside their own windows,
 	// for urgent visits.
-	MayMove       bool
+	MayMove bool
+	// Open lists, per candidate service id, when that service is open within the window, in
+	// order: a visit for it lies inside one opening. A service not in the map is always open.
+	Open          map[string][]Interval
 	Practitioners []Practitioner
 	Routes        Routes
 	Travel        Travel
@@ -207,6 +210,13 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 		if req.MaxTravelMinutes > 0 && to[0] > req.MaxTravelMinutes {
 			state[o.rank] |= tooFar
 			continue
+		}
+		c.Open = nil
+		if open, ok := req.Open[req.CandidateServiceIDs[survivors[o.rank].rank]]; ok {
+			c.Open = open
+			if open == nil {
+				c.Open = []Interval{} // listed with no opening: never open
+			}
 		}
 		placed, ok := o.route.Insert(c, to, from, req.Now, req.MayMove)
 		if !ok {

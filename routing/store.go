@@ -42,7 +42,7 @@ type Store interface {
 	Visit(ctx context.Context, id string) (StoredVisit, error)
 	VisitsOfDecision(ctx context.Context, ex database.Querier, decisionID string) ([]StoredVisit, error)
 	Cancel(ctx context.Context, ex database.Querier, id string, now time.Time) (StoredVisit, error)
-	Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error)
+	Move(ctx context.Context, ex database.Querier, req MoveRequest) (StoredVisit, error)
 	ApplyPlan(ctx context.Context, plan Plan, now time.Time) error
 }
 
@@ -291,50 +291,6 @@ func (s *SQLStore) Cancel(ctx context.Context, ex database.Querier, id string, n
 	}
 	v.Status, v.UpdatedAt = StatusCancelled, database.NewTime(now).Time
 	return v, nil
-}
-
-// Move puts a booked appointment at another slot start of the same practitioner: the start must be
-// on the slot grid of loc, in the future, inside the practitioner's working hours and free.
-func (s *SQLStore) Move(ctx context.Context, id string, start time.Time, loc *time.Location, now time.Time) (StoredVisit, error) {
-	var out StoredVisit
-	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
-		v, err := s.visitOn(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if v.Status != StatusBooked {
-			return failure.Errorf(failure.Conflict, "appointment %s is %s and cannot move", id, v.Status)
-		}
-		p, err := s.practitionerOn(ctx, tx, v.PractitionerID)
-		if err != nil {
-			return err
-		}
-		g, err := newGrid(loc, 0)
-		if err != nil {
-			return fmt.Errorf("routing: unable to move appointment %s: %w", id, err)
-		}
-		minute, ok := g.onGrid(start)
-		switch {
-		case !ok:
-			return failure.Errorf(failure.Invalid, "start: %s is not on the %d-minute slot grid in %s", start.Format(time.RFC3339), g.slotMin, loc)
-		case !start.After(now):
-			return failure.Errorf(failure.Invalid, "start: %s is not in the future", start.Format(time.RFC3339))
-		case !g.covers(&p, start.In(loc).Weekday(), minute):
-			return failure.Errorf(failure.Invalid, "start: practitioner %s does not work the slot at %s", p.ID, start.In(loc).Format("Mon 2 Jan 15:04"))
-		}
-		end := start.Add(v.End.Sub(v.Start))
-		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE appointments SET start_at = ?, end_at = ?, updated_at = ? WHERE id = ?`),
-			database.NewTime(start), database.NewTime(end), database.NewTime(now), id)
-		if database.IsUniqueViolation(err) {
-			return failure.Errorf(failure.Conflict, "start: practitioner %s already has a visit at %s: %w", p.ID, start.In(loc).Format(time.RFC3339), ErrSlotTaken)
-		} else if err != nil {
-			return fmt.Errorf("routing: unable to move appointment %s: %w", id, err)
-		}
-		v.Start, v.End, v.UpdatedAt = database.NewTime(start).Time, database.NewTime(end).Time, database.NewTime(now).Time
-		out = v
-		return touch(ctx, tx, p.ID)
-	})
-	return out, err
 }
 
 // ApplyPlan hands each moved visit to its new practitioner and service in one transaction. Moves

@@ -59,6 +59,12 @@ func (s *Server) readDecision(w http.ResponseWriter, r *http.Request, id, action
 		s.writeProblem(w, r, err)
 		return nil, false
 	}
+	return s.admitDecision(w, r, d, action)
+}
+
+// admitDecision is readDecision for a decision already read, so that a page which looked at it
+// first need not read it twice.
+func (s *Server) admitDecision(w http.ResponseWriter, r *http.Request, d *triage.Decision, action string) (*triage.Decision, bool) {
 	p := identity.FromContext(r.Context())
 	e := s.accessEntry(r, action, []string{d.ID})
 	if !related(p, d) {

@@ -181,6 +181,9 @@ func flowClinicianPHQ9(t *testing.T, e *env, br *browsertest.Browser) {
 	if !strings.HasSuffix(p.Path(), "/letter") {
 		t.Fatalf("appointment letter: ended on %s", p.Path())
 	}
+	if to := p.Text(".cp-letter__to"); !strings.Contains(to, testPersonName) || !strings.Contains(to, "14 Pellinore Road") {
+		t.Errorf("the letter is addressed to %q, want the person's name and address", to)
+	}
 	p.Inspect("letter")
 }
 
@@ -191,18 +194,20 @@ var browserAnswers = map[string]string{
 	"risk_plan": "false", "risk_intent": "false", "previous_high_intensity_treatment": "false", "under_secondary_care": "false",
 }
 
-// browserFillSubject types the subject's details (a valid NHS number, a birth date, a demo
-// postcode) with the keyboard.
+// browserFillSubject types the subject's details (a valid NHS number, a name, a birth date, an
+// address and a demo postcode) with the keyboard.
 func browserFillSubject(t *testing.T, p *browsertest.Page) {
 	t.Helper()
-	for _, f := range []struct{ name, value string }{
-		{"nhs_number", "943 476 5919"},
-		{"birth_date-day", "12"},
-		{"birth_date-month", "4"},
-		{"birth_date-year", "1988"},
-		{"postcode", "ZX3 1DT"},
+	for _, f := range []struct{ field, value string }{
+		{`input[name="nhs_number"]`, "943 476 5919"},
+		{`input[name="name"]`, testPersonName},
+		{`input[name="birth_date-day"]`, "12"},
+		{`input[name="birth_date-month"]`, "4"},
+		{`input[name="birth_date-year"]`, "1988"},
+		{`textarea[name="address"]`, "Flat 2, Wyvern Court, 14 Pellinore Road"},
+		{`input[name="postcode"]`, "ZX3 1DT"},
 	} {
-		p.TabTo(`input[name="` + f.name + `"]`)
+		p.TabTo(f.field)
 		p.Type(f.value)
 	}
 }
@@ -293,6 +298,29 @@ func flowPractitionerDay(t *testing.T, e *env, br *browsertest.Browser) {
 		if got := p.Count(fmt.Sprintf(`svg g.cp-map__visit[data-visit="%d"]`, n)); got != 1 {
 			t.Errorf("visit %d has %d markers on the map", n, got)
 		}
+	}
+	// Both visits are at the example's address: their markers are set apart, not stacked.
+	xs, ys := p.Attrs(`svg g.cp-map__visit circle`, "cx"), p.Attrs(`svg g.cp-map__visit circle`, "cy")
+	seen := map[string]bool{}
+	for i := range xs {
+		seen[xs[i]+","+ys[i]] = true
+	}
+	if len(seen) != visits {
+		t.Errorf("visit markers at %v %v: %d places for %d visits", xs, ys, len(seen), visits)
+	}
+	// The route runs from the base through the markers in visit order and back to the base.
+	bx, by := p.Attrs(`svg g.cp-map__base rect`, "x"), p.Attrs(`svg g.cp-map__base rect`, "y")
+	route := strings.Fields(strings.Join(p.Attrs(`svg polyline.cp-map__route`, "points"), " "))
+	want := []string{}
+	if len(bx) == 1 {
+		want = append(want, bx[0]+","+by[0])
+		for i := range xs {
+			want = append(want, xs[i]+","+ys[i])
+		}
+		want = append(want, bx[0]+","+by[0])
+	}
+	if len(want) == 0 || strings.Join(route, " ") != strings.Join(want, " ") {
+		t.Errorf("route %v, want %v", route, want)
 	}
 }
 

@@ -39,7 +39,11 @@ func (s *Server) caseStore(w http.ResponseWriter, r *http.Request) (*cases.Store
 		s.writeProblem(w, r, failure.Errorf(failure.Unavailable, "cases are not available: the server has no database for them"))
 		return nil, false
 	}
-	return &cases.Store{DB: s.DB}, true
+	store := &cases.Store{DB: s.DB}
+	if s.Events != nil {
+		store.Publish = s.Events.CaseStepped
+	}
+	return store, true
 }
 
 // relatedCase reports whether p has a legitimate relationship with a case, as with a decision: a
@@ -181,51 +185,64 @@ func (s *Server) recordCaseStep(w http.ResponseWriter, r *http.Request, action s
 		s.writeProblem(w, r, err)
 		return
 	}
-	step, err := cases.ParseStep(body.Step)
+	out, replayed, err := s.takeCaseStep(r, store, r.PathValue("id"), body, action, callback)
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	s.writeJSON(w, http.StatusOK, out)
+}
+
+// takeCaseStep is the one path of a step, whether sent to the API, by a service's callback or from
+// the decision page: the step and its time are checked, only a person of the case's team may
+// record it (a refusal is recorded in the access audit), and the step and its access record commit
+// together. replayed reports a callback's repeat of the step the case already took last.
+func (s *Server) takeCaseStep(r *http.Request, store *cases.Store, id string, body stepBody, action string, callback bool) (out *cases.Case, replayed bool, err error) {
+	step, err := cases.ParseStep(body.Step)
+	if err != nil {
+		return nil, false, err
 	}
 	now := s.Engine.Now()
 	at := now
 	if body.At != nil {
 		at = body.At.UTC()
 		if at.After(now.Add(maxStepSkew)) {
-			s.writeProblem(w, r, failure.Errorf(failure.Invalid, "at %s: is in the future; record a step once it has happened", at.Format(time.RFC3339)))
-			return
+			return nil, false, failure.Errorf(failure.Invalid, "at %s: is in the future; record a step once it has happened", at.Format(time.RFC3339))
 		}
 	}
 	if !callback && body.ExternalRef != "" {
-		s.writeProblem(w, r, failure.Errorf(failure.Invalid, "external_ref: is sent only by a service's case system, to the callback"))
-		return
+		return nil, false, failure.Errorf(failure.Invalid, "external_ref: is sent only by a service's case system, to the callback")
 	}
-	id := r.PathValue("id")
 	c, err := store.Case(r.Context(), id)
 	if err != nil {
-		s.writeProblem(w, r, err)
-		return
+		return nil, false, err
 	}
 	p := identity.FromContext(r.Context())
 	e := s.accessEntry(r, action, []string{c.ID})
 	if !p.InTeam(c.Team) {
-		s.settleAccess(w, r, e, failure.Errorf(failure.Forbidden, "case %s is not filed under your team, so you cannot record its steps", c.ID))
-		return
+		e.Outcome = audit.Denied
+		if s.Audit != nil {
+			if err := s.Audit.Append(r.Context(), e); err != nil {
+				return nil, false, err
+			}
+		}
+		return nil, false, failure.Errorf(failure.Forbidden, "case %s is not filed under your team, so you cannot record its steps", c.ID)
 	}
 	if callback && len(c.Steps) > 0 {
 		if last := c.Steps[len(c.Steps)-1]; last.Step == step && last.Actor == p.Subject {
-			w.Header().Set("Idempotent-Replayed", "true")
-			s.writeJSON(w, http.StatusOK, c)
-			return
+			return c, true, nil
 		}
 	}
 	ch := cases.Change{Step: step, Actor: p.Subject, At: at, Reason: body.Reason, AppointmentID: body.AppointmentID, AtHome: body.AtHome, ExternalRef: body.ExternalRef}
 	if callback {
 		ch.Source = "callback"
 	}
-	var out *cases.Case
 	err = s.DB.InTx(r.Context(), func(tx *database.Tx) error {
 		var err error
-		if out, err = store.RecordTx(r.Context(), tx, id, ch); err != nil {
+		if out, err = store.RecordTx(r.Context(), tx, c.ID, ch); err != nil {
 			return err
 		}
 		if s.Audit != nil {
@@ -234,8 +251,7 @@ func (s *Server) recordCaseStep(w http.ResponseWriter, r *http.Request, action s
 		return nil
 	})
 	if err != nil {
-		s.writeProblem(w, r, err)
-		return
+		return nil, false, err
 	}
-	s.writeJSON(w, http.StatusOK, out)
+	return out, false, nil
 }

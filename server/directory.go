@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/outbox"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
 )
@@ -285,7 +288,8 @@ func (s *Server) cancelAppointment(w http.ResponseWriter, r *http.Request, p *tr
 
 func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *triage.Placement) {
 	var body struct {
-		Start string `json:"start"`
+		Start          string `json:"start"`
+		OverrideWindow bool   `json:"override_window"`
 	}
 	if err := decodeBody(w, r, 4096, &body, false); err != nil {
 		s.writePlaceProblem(w, r, err)
@@ -303,7 +307,7 @@ func (s *Server) moveAppointment(w http.ResponseWriter, r *http.Request, p *tria
 	if !s.manageAppointment(w, r, p, audit.ActionAppointmentMove) {
 		return
 	}
-	v, err := p.Routing.Move(r.Context(), r.PathValue("id"), start, p.Loc, s.Engine.Now())
+	v, err := s.moveVisit(r.Context(), p, r.PathValue("id"), start, body.OverrideWindow)
 	if err != nil {
 		s.writePlaceProblem(w, r, err)
 		return
@@ -315,12 +319,39 @@ func (s *Server) reassign(w http.ResponseWriter, r *http.Request, _ *triage.Plac
 	if !s.manageDecision(w, r, r.PathValue("id"), audit.ActionDecisionReassign, nil) {
 		return
 	}
-	d, err := s.Engine.Reassign(r.Context(), r.PathValue("id"))
+	d, err := s.reassignCase(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.writeProblem(w, r, err)
 		return
 	}
 	s.writeJSON(w, http.StatusOK, d)
+}
+
+// moveVisit moves an appointment on its practitioner's route and, with Events set, writes
+// appointment.moved in the same transaction.
+func (s *Server) moveVisit(ctx context.Context, p *triage.Placement, id string, start time.Time, override bool) (routing.StoredVisit, error) {
+	if s.Events == nil || s.DB == nil {
+		return p.Move(ctx, nil, id, start, s.Engine.Now(), override)
+	}
+	var v routing.StoredVisit
+	err := s.DB.InTx(ctx, func(tx *database.Tx) error {
+		var err error
+		if v, err = p.Move(ctx, tx, id, start, s.Engine.Now(), override); err != nil {
+			return err
+		}
+		return s.Events.AppointmentChanged(ctx, tx, outbox.AppointmentMoved, v)
+	})
+	return v, err
+}
+
+// reassignCase reassigns a decision and, with Events set, writes its events (the cancellation,
+// decision.reassigned, and the new booking or the escalation) in the same transaction.
+func (s *Server) reassignCase(ctx context.Context, id string) (*triage.Decision, error) {
+	var hook triage.Reassigned
+	if s.Events != nil {
+		hook = s.Events.DecisionReassigned
+	}
+	return s.Engine.Reassign(ctx, id, hook)
 }
 
 func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Placement) {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/identity"
@@ -31,12 +32,15 @@ func (s *Server) clinicianPages(mux *http.ServeMux) {
 	// POST states a reason for breaking the glass, kept out of the address bar and the history.
 	s.handlePage(mux, "POST /decisions/{id}", identity.ReadDecision, s.decisionPage)
 	s.handlePage(mux, "GET /decisions/{id}/letter", identity.ReadDecision, s.letterPage)
+	s.handlePage(mux, "POST /decisions/{id}/case", identity.ManageAppointments, s.caseStepPage)
 }
 
 // Form fields of the assessment page besides the answers, which are named "answers.ITEM" as the
 // domain names them, so that its validation problems land on their inputs unchanged.
 const (
 	fieldNHSNumber   = "nhs_number"
+	fieldName        = "name"
+	fieldAddress     = "address"
 	fieldBirthDay    = "birth_date-day"
 	fieldBirthMonth  = "birth_date-month"
 	fieldBirthYear   = "birth_date-year"
@@ -85,8 +89,8 @@ type assessmentForm struct {
 
 // subjectFields are the subject's details as typed.
 type subjectFields struct {
-	NHSNumber, Day, Month, Year, Postcode string
-	NHSError, BirthError, PostcodeError   string
+	NHSNumber, Name, Day, Month, Year, Address, Postcode         string
+	NHSError, NameError, BirthError, AddressError, PostcodeError string
 }
 
 // formSection is a group of the form (or the questions outside any group): an answer grid when
@@ -157,8 +161,10 @@ func buildAssessmentForm(f *triage.Form, posted map[string][]string, errs []fiel
 		return ""
 	}
 	page := &assessmentForm{Form: f, Action: "/assessments/new/" + f.ID, Key: key, Subject: subjectFields{
-		NHSNumber: get(fieldNHSNumber), Day: get(fieldBirthDay), Month: get(fieldBirthMonth), Year: get(fieldBirthYear), Postcode: get(fieldPostcode),
-		NHSError: msg("subject.ref"), BirthError: msg("subject.birth_date"), PostcodeError: msg("subject.postcode"),
+		NHSNumber: get(fieldNHSNumber), Name: get(fieldName), Day: get(fieldBirthDay), Month: get(fieldBirthMonth), Year: get(fieldBirthYear),
+		Address: get(fieldAddress), Postcode: get(fieldPostcode),
+		NHSError: msg("subject.ref"), NameError: msg("subject.name"), BirthError: msg("subject.birth_date"),
+		AddressError: msg("subject.address"), PostcodeError: msg("subject.postcode"),
 	}}
 	inGroup := map[string]bool{}
 	for _, g := range f.Groups {
@@ -337,7 +343,7 @@ func (s *Server) submitAssessmentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	p := identity.FromContext(r.Context())
 	opts := triage.Options{IdempotencyKey: key, Team: p.Team(), SubmittedBy: p.Subject, IncludeRejected: true,
-		InTx: s.recordInTx(r, audit.ActionDecisionCreate)}
+		InTx: cases.Then(s.recordInTx(r, audit.ActionDecisionCreate), cases.OpenInTx)}
 	d, created, err := s.Engine.Submit(r.Context(), body, opts)
 	var ve *triage.ValidationError
 	switch {
@@ -387,15 +393,20 @@ func submissionFromForm(f *triage.Form, form map[string][]string, now time.Time)
 	} else {
 		sub.Subject.Ref = ref
 	}
+	if name := get(fieldName); name == "" {
+		errs = append(errs, fieldError{Field: "subject.name", ID: fieldName, Message: "Enter the person's full name"})
+	} else {
+		sub.Subject.Name = name
+	}
 	if birth, reason := birthDate(get(fieldBirthDay), get(fieldBirthMonth), get(fieldBirthYear), now); reason != "" {
 		errs = append(errs, fieldError{Field: "subject.birth_date", ID: fieldBirthDay, Message: reason})
 	} else {
 		sub.Subject.BirthDate = birth
 	}
-	if pc := get(fieldPostcode); pc == "" {
-		errs = append(errs, fieldError{Field: "subject.postcode", ID: fieldPostcode, Message: "Enter the person's postcode"})
-	} else {
-		sub.Subject.Postcode = pc
+	// A letter needs an address or at least a postcode; the postcode also finds the nearest service.
+	sub.Subject.Address, sub.Subject.Postcode = get(fieldAddress), get(fieldPostcode)
+	if sub.Subject.Address == "" && sub.Subject.Postcode == "" {
+		errs = append(errs, fieldError{Field: "subject.address", ID: fieldAddress, Message: "Enter the person's address or postcode"})
 	}
 	for i := range f.Items {
 		it := &f.Items[i]
@@ -471,8 +482,12 @@ func answerErrors(err error) []fieldError {
 			}
 		case p.Field == "subject.ref":
 			fe.ID, fe.Message = fieldNHSNumber, "NHS number "+p.Reason
+		case p.Field == "subject.name":
+			fe.ID, fe.Message = fieldName, "Full name "+p.Reason
 		case p.Field == "subject.birth_date":
 			fe.ID, fe.Message = fieldBirthDay, "Date of birth "+p.Reason
+		case p.Field == "subject.address":
+			fe.ID, fe.Message = fieldAddress, "Address "+p.Reason
 		case p.Field == "subject.postcode":
 			fe.ID, fe.Message = fieldPostcode, "Postcode "+p.Reason
 		default:
@@ -490,17 +505,21 @@ func inFormOrder(f *triage.Form, errs []fieldError) []fieldError {
 		switch field {
 		case "subject.ref":
 			return 0
-		case "subject.birth_date":
+		case "subject.name":
 			return 1
-		case "subject.postcode":
+		case "subject.birth_date":
 			return 2
+		case "subject.address":
+			return 3
+		case "subject.postcode":
+			return 4
 		case "":
 			return -1
 		}
 		if i, ok := f.ItemIndex(strings.TrimPrefix(field, "answers.")); ok {
-			return 3 + i
+			return 5 + i
 		}
-		return 3 + len(f.Items)
+		return 5 + len(f.Items)
 	}
 	out := slices.Clone(errs)
 	for i := range out {
@@ -536,7 +555,8 @@ type decisionView struct {
 	Mattered       []mattered
 	Services       []directory.Candidate
 	Rejected       []rejection
-	Letter         bool // an appointment was booked, so there is a letter to print
+	Letter         bool      // an appointment was booked, so there is a letter to print
+	Case           *caseView // the case the decision opened; nil for a decision stored without one
 }
 
 // mattered is one answer, score or threshold the deciding rule read, in words.
@@ -565,7 +585,15 @@ func (s *Server) decisionPage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "decision", view{Title: dv.Pathway.Name, Data: dv, Scripts: clinicianScripts})
+	c, err := s.pageCase(r.Context(), d.ID)
+	if err != nil {
+		s.pageProblem(w, r, err)
+		return
+	}
+	if c != nil {
+		dv.Case = s.buildCaseView(r.Context(), identity.FromContext(r.Context()), c, nil, nil)
+	}
+	s.render(w, r, http.StatusOK, "decision", view{Title: dv.Pathway.Name, Data: dv, Notice: caseNotices[r.URL.Query().Get("notice")], Scripts: clinicianScripts})
 }
 
 // pageDecision reads a decision through readDecision, so that the relationship check, breaking the
@@ -602,23 +630,14 @@ func (s *Server) pageDecision(w http.ResponseWriter, r *http.Request, action, gl
 			return nil, false
 		}
 	}
-	return s.readDecision(w, r, id, action)
+	return s.admitDecision(w, r, d, action)
 }
 
 // explainDecision puts a decision into words: the pathway's name, the deadline, and the answers
 // and scores the deciding rule read, by their text on the form.
 func (s *Server) explainDecision(r *http.Request, d *triage.Decision) (*decisionView, error) {
-	dv := &decisionView{D: d, Pathway: rules.Pathway{ID: d.Outcome.Pathway, Name: d.Outcome.Pathway}, Because: d.Explanation.Because,
+	dv := &decisionView{D: d, Pathway: s.pathway(r.Context(), d.Outcome.Pathway), Because: d.Explanation.Because,
 		Services: d.Services, Letter: d.Assignment != nil}
-	pathways, err := s.Rules.Pathways(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pathways {
-		if p.ID == d.Outcome.Pathway {
-			dv.Pathway = p
-		}
-	}
 	switch d.Outcome.Priority {
 	case rules.Emergency:
 		dv.PriorityLabel, dv.PriorityTag = "Emergency", "red"
@@ -809,8 +828,38 @@ func durationWords(d time.Duration) string {
 type letterView struct {
 	D         *triage.Decision
 	NHSNumber string
+	To        letterRecipient
 	Pathway   rules.Pathway
 	Service   *letterService
+}
+
+// letterRecipient is whom a letter is addressed to, as the clinician's form gave them.
+type letterRecipient struct {
+	Name     string
+	Lines    []string // the address, a line each
+	Postcode string
+}
+
+// recipientOf reads the person's name and address from the decision's stored input, the only
+// place they are kept; a submission from before they were asked for has neither.
+func recipientOf(input []byte) letterRecipient {
+	var in struct {
+		Subject struct {
+			Name     string `json:"name"`
+			Address  string `json:"address"`
+			Postcode string `json:"postcode"`
+		} `json:"subject"`
+	}
+	if json.Unmarshal(input, &in) != nil {
+		return letterRecipient{}
+	}
+	to := letterRecipient{Name: in.Subject.Name, Postcode: in.Subject.Postcode}
+	for _, l := range strings.FieldsFunc(in.Subject.Address, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if l = strings.TrimSpace(l); l != "" {
+			to.Lines = append(to.Lines, l)
+		}
+	}
+	return to
 }
 
 // letterService is what a letter says of the service: its name, what it does, and who runs it,
@@ -832,26 +881,8 @@ func (s *Server) letterPage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, failure.Errorf(failure.NotFound, "decision %s has no appointment booked, so there is no letter to print", d.ID))
 		return
 	}
-	lv := letterView{D: d, NHSNumber: spacedNHSNumber(d.SubjectRef), Pathway: rules.Pathway{Name: d.Outcome.Pathway}}
-	if pathways, err := s.Rules.Pathways(r.Context()); err == nil {
-		for _, p := range pathways {
-			if p.ID == d.Outcome.Pathway {
-				lv.Pathway = p
-			}
-		}
-	}
-	if p := s.Engine.Placement; p != nil {
-		if ix, err := p.Directory.Index(r.Context()); err == nil {
-			if svc, ok := ix.Service(d.Assignment.ServiceID); ok {
-				if b, err := json.Marshal(svc); err == nil {
-					var ls letterService
-					if json.Unmarshal(b, &ls) == nil {
-						lv.Service = &ls
-					}
-				}
-			}
-		}
-	}
+	lv := letterView{D: d, NHSNumber: spacedNHSNumber(d.SubjectRef), To: recipientOf(d.Input), Pathway: s.pathway(r.Context(), d.Outcome.Pathway),
+		Service: s.letterService(r.Context(), d.Assignment.ServiceID)}
 	s.render(w, r, http.StatusOK, "letter", view{Title: "Appointment letter", Data: lv, Scripts: []string{"print.js", "offline.js"}})
 }
 

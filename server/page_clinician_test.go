@@ -47,10 +47,16 @@ func unlabelledInputs(page string) []string {
 	return out
 }
 
+// The person the form pages assess: distinctive, so that a test can look for them anywhere.
+const (
+	testPersonName    = "Ottoline Quarrendon"
+	testPersonAddress = "Flat 2, Wyvern Court\r\n14 Pellinore Road"
+)
+
 // mentalHealthAnswers is a complete mental-health form as a browser posts it, with a risk answer.
 func mentalHealthAnswers(key string) url.Values {
-	v := url.Values{"nhs_number": {"943 476 5919"}, "birth_date-day": {"12"}, "birth_date-month": {"4"}, "birth_date-year": {"1988"},
-		"postcode": {"ZX3 1DT"}, "idempotency_key": {key}}
+	v := url.Values{"nhs_number": {"943 476 5919"}, "name": {testPersonName}, "birth_date-day": {"12"}, "birth_date-month": {"4"}, "birth_date-year": {"1988"},
+		"address": {testPersonAddress}, "postcode": {"ZX3 1DT"}, "idempotency_key": {key}}
 	for _, id := range []string{"phq9_1", "phq9_2", "phq9_3", "phq9_4", "phq9_5", "phq9_6", "phq9_7", "phq9_8", "phq9_9",
 		"gad7_1", "gad7_2", "gad7_3", "gad7_4", "gad7_5", "gad7_6", "gad7_7"} {
 		v.Set("answers."+id, "1")
@@ -95,6 +101,7 @@ func TestAssessmentPages(t *testing.T) {
 			`<span>More than half the days</span>`,
 			`<input type="radio" id="answers-risk_plan" name="answers.risk_plan" value="true">`,
 			`<label class="cp-label" for="nhs_number">NHS number</label>`,
+			`<label class="cp-label" for="name">Full name</label>`, `<textarea class="cp-textarea cp-textarea--prose cp-textarea--address" id="address" name="address"`,
 			`id="birth_date-day"`, `id="birth_date-month"`, `id="birth_date-year"`,
 			`<script src="/assets/offline.js" defer></script>`,
 			`data-offline-form`,
@@ -118,6 +125,9 @@ func TestAssessmentPages(t *testing.T) {
 		bad.Del("answers.phq9_3")
 		bad.Set("nhs_number", "943 476 5918")
 		bad.Set("birth_date-month", "13")
+		bad.Set("name", " ")
+		bad.Del("address")
+		bad.Del("postcode")
 		resp, page := carol.post("/assessments/new/mental-health", bad)
 		if resp.StatusCode != http.StatusUnprocessableEntity {
 			t.Fatalf("invalid form: %d, want 422", resp.StatusCode)
@@ -129,11 +139,11 @@ func TestAssessmentPages(t *testing.T) {
 		for _, l := range links {
 			order = append(order, l[1])
 		}
-		if want := []string{"nhs_number", "birth_date-day", "answers-phq9_3"}; strings.Join(order, " ") != strings.Join(want, " ") {
+		if want := []string{"nhs_number", "name", "birth_date-day", "address", "answers-phq9_3"}; strings.Join(order, " ") != strings.Join(want, " ") {
 			t.Errorf("error summary links %v, want %v in the order of the page", order, want)
 		}
 		for _, want := range []string{
-			"<title>Error: ", "NHS number is not valid", "Date of birth must be a real date", "“Trouble falling or staying asleep, or sleeping too much”",
+			"<title>Error: ", "NHS number is not valid", "Enter the person&#39;s full name", "Date of birth must be a real date", "Enter the person&#39;s address or postcode", "“Trouble falling or staying asleep, or sleeping too much”",
 			`value="943 476 5918"`, `id="answers-phq9_1-3" name="answers.phq9_1" value="2" checked`, `value="` + m[1] + `"`,
 		} {
 			if !strings.Contains(page, want) {
@@ -186,7 +196,9 @@ func TestAssessmentPages(t *testing.T) {
 			if status != http.StatusOK {
 				t.Log(e.logs.String())
 			}
-			for _, want := range []string{"NHS number: 943 476 5919", inWords(d.Assignment.Appointment.Start), "data-print hidden", "/assets/print.js"} {
+			for _, want := range []string{"NHS number: 943 476 5919", inWords(d.Assignment.Appointment.Start), "data-print hidden", "/assets/print.js",
+				`<address class="cp-letter__to">Ottoline Quarrendon<br>Flat 2, Wyvern Court<br>14 Pellinore Road<br>ZX3 1DT</address>`,
+				"<p>Dear Ottoline Quarrendon,</p>"} {
 				if status != http.StatusOK || !strings.Contains(letter, want) {
 					t.Errorf("letter: %d, lacks %q", status, want)
 				}
@@ -339,6 +351,107 @@ func TestAssessmentFormShowsEveryItemType(t *testing.T) {
 		}
 		if status, _ := carol.get("/assessments/new/no-such-form"); status != http.StatusNotFound {
 			t.Errorf("unknown form: %d, want 404", status)
+		}
+	})
+}
+
+// TestNameAndAddressStayWithCarers: the person's name and address, which the clinician's form
+// asks for, reach the decision (for the letter and the visit) and nothing an analyst sees: not the
+// replay page or its CSV, not the impact preview (page or API); nor does the request log carry
+// them, whether the submission is taken or refused.
+func TestNameAndAddressStayWithCarers(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		e := startEnv(t, db)
+		e.user(t, "carol", "central", "", identity.Clinician)
+		e.user(t, "ana", "", "", identity.Analyst)
+		carol := e.signIn(t, "carol")
+		personal := []string{"Ottoline", "Quarrendon", "Wyvern", "Pellinore"}
+
+		// A refused form, then an accepted one, through the page.
+		_, form := carol.get("/assessments/new/mental-health")
+		key := idempotencyInPage.FindStringSubmatch(form)[1]
+		bad := mentalHealthAnswers(key)
+		bad.Del("answers.phq9_1")
+		if resp, _ := carol.post("/assessments/new/mental-health", bad); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("form without an answer: %d", resp.StatusCode)
+		}
+		resp, _ := carol.post("/assessments/new/mental-health", mentalHealthAnswers(key))
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("form: %d", resp.StatusCode)
+		}
+		id := strings.TrimPrefix(resp.Header.Get("Location"), "/decisions/")
+		var d triage.Decision
+		if resp, b := do(t, "GET", e.URL+"/v1/assessments/"+id, "", e.bearer("carol")); resp.StatusCode != http.StatusOK {
+			t.Fatalf("decision: %d %s", resp.StatusCode, b)
+		} else if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		var in struct{ Subject triage.Subject }
+		if err := json.Unmarshal(d.Input, &in); err != nil || in.Subject.Name != testPersonName || in.Subject.Address != "Flat 2, Wyvern Court\r\n14 Pellinore Road" {
+			t.Errorf("the stored input lacks the name or the address (%v): %s", err, d.Input)
+		}
+		// Through the API, a PHQ-9 total of 9 that the candidate v2 moves, and a refused name.
+		nine := strings.Replace(strings.Replace(assessment, `"phq9_1":2`, `"phq9_1":1`, 1),
+			`"subject":{"ref":"s-1","age":34}`, `"subject":{"ref":"9434765919","name":"Ottoline Quarrendon","address":"14 Pellinore Road","postcode":"NG7 2RD"}`, 1)
+		if resp, b := do(t, "POST", e.URL+"/v1/assessments", nine, nil); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %d %s", resp.StatusCode, b)
+		}
+		tooLong := strings.Replace(nine, `"name":"Ottoline Quarrendon"`, `"name":"Ottoline Quarrendon`+strings.Repeat(" Quarrendon", 20)+`"`, 1)
+		if resp, b := do(t, "POST", e.URL+"/v1/assessments", tooLong, nil); resp.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(b), "subject.name") || strings.Contains(string(b), "Quarrendon") {
+			t.Errorf("a name too long: %d %s, want 422 naming the field and not the name", resp.StatusCode, b)
+		}
+
+		outputs := map[string]string{}
+		ana := e.signIn(t, "ana")
+		_, outputs["replay page"] = ana.post("/replay", url.Values{"candidate": {"mh-triage/2"}})
+		csvURL := regexp.MustCompile(`href="(/replay\.csv\?[^"]+)"`).FindStringSubmatch(outputs["replay page"])
+		if csvURL == nil {
+			t.Fatalf("no CSV link: %s", outputs["replay page"])
+		}
+		csv, err := ana.client.Get(e.URL + unescapeHTML(csvURL[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs["replay CSV"] = readAll(t, csv)
+		_, outputs["impact page"] = ana.get("/rulesets/mh-triage/versions/2/impact?days=30")
+		_, b := do(t, "GET", e.URL+"/v1/rulesets/mh-triage/versions/2/impact?days=30", "", e.bearer("ana"))
+		outputs["impact API"] = string(b)
+		if !strings.Contains(outputs["impact API"], `"changed": 1`) && !strings.Contains(outputs["impact API"], `"changed":1`) {
+			t.Errorf("the impact preview moved no case, so it shows nothing to check: %s", b)
+		}
+		outputs["request log"] = e.logs.String()
+		for name, out := range outputs {
+			for _, s := range personal {
+				if strings.Contains(out, s) {
+					t.Errorf("%s holds %q", name, s)
+				}
+			}
+		}
+	})
+}
+
+// TestSignOutClearsDrafts: signing out ends the session and tells the browser to clear this
+// site's storage, where a form's answers wait through a lost connection, in every tab; the button's
+// script, for browsers that ignore the header, stays on every page.
+func TestSignOutClearsDrafts(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		e := startEnv(t, db)
+		e.user(t, "carol", "central", "", identity.Clinician)
+		carol := e.signIn(t, "carol")
+		_, form := carol.get("/assessments/new/mental-health")
+		if !strings.Contains(form, `action="/signout" data-clear-drafts`) || !strings.Contains(form, "/assets/offline.js") {
+			t.Error("the form page's sign-out button does not clear drafts by script")
+		}
+		resp, _ := carol.post("/signout", nil)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+			t.Errorf("sign out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if got := resp.Header.Get("Clear-Site-Data"); got != `"storage"` {
+			t.Errorf("Clear-Site-Data: %q, want \"storage\"", got)
+		}
+		if status, _ := carol.get("/assessments/new/mental-health"); status != http.StatusUnauthorized {
+			t.Errorf("the form after signing out: %d, want 401", status)
 		}
 	})
 }

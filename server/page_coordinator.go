@@ -156,6 +156,8 @@ type worklistData struct {
 	Read       int  // cases of the teams read
 	Truncated  bool // the teams have more cases than one worklist reads
 	CanMove    bool // routing is configured
+	// Escalated counts the teams' escalated cases, whatever the filter: they head the list.
+	Escalated int
 	// MoveFor and MoveValue keep a refused move's input beside its appointment.
 	MoveFor, MoveValue string
 }
@@ -184,8 +186,16 @@ func compareDue(a, b worklistRow) int {
 	return a.State.RespondBy.Compare(b.State.RespondBy)
 }
 
+// sortRows orders the rows by the chosen sort, escalated cases first whatever it is: nobody
+// could be booked for them before their deadline, so someone must act now.
 func sortRows(rows []worklistRow, by string) {
 	slices.SortStableFunc(rows, func(a, b worklistRow) int {
+		if a.State.Escalated != b.State.Escalated {
+			if a.State.Escalated {
+				return -1
+			}
+			return 1
+		}
 		var c int
 		switch by {
 		case "priority":
@@ -246,6 +256,11 @@ func (s *Server) showWorklist(w http.ResponseWriter, r *http.Request, q url.Valu
 			return
 		}
 	}
+	open, err := openEscalations(ctx, place, who.Teams)
+	if err != nil {
+		s.pageProblem(w, r, err)
+		return
+	}
 	now := s.Engine.Now()
 	data := worklistData{Filter: f, FilterForm: f.query(), Teams: who.Teams, Read: len(cases),
 		Truncated: len(cases) == triage.MaxTeamCases, CanMove: place != nil, MoveFor: moveFor, MoveValue: moveValue}
@@ -254,6 +269,15 @@ func (s *Server) showWorklist(w http.ResponseWriter, r *http.Request, q url.Valu
 		d := c.Decision
 		row := worklistRow{ID: d.ID, Pathway: cmp.Or(names[d.Outcome.Pathway], d.Outcome.Pathway), Priority: d.Outcome.Priority,
 			Decided: d.Decided, State: c.State(now, dueSoon), HasServices: len(d.Services) > 0}
+		if row.State.Escalated && open != nil {
+			// The routing store says which escalations are still open, and why.
+			reason, ok := open[d.ID]
+			row.State.Escalated = ok
+			row.State.Reason = cmp.Or(reason, row.State.Reason)
+		}
+		if row.State.Escalated {
+			data.Escalated++
+		}
 		if b := row.State.Booked; b != nil {
 			row.Practitioner = cmp.Or(staff[b.PractitionerID], b.PractitionerID)
 			row.MoveValue = b.Start.In(s.location()).Format("2006-01-02T15:04")
@@ -294,6 +318,34 @@ func (s *Server) showWorklist(w http.ResponseWriter, r *http.Request, q url.Valu
 	}
 	v := view{Title: "Worklist", Errors: errs, Data: data, Notice: worklistNotice(q, cases)}
 	s.render(w, r, status, "worklist", v)
+}
+
+// escalationLister is the routing store's list of a team's open escalations.
+type escalationLister interface {
+	Escalations(ctx context.Context, team string) ([]routing.Escalation, error)
+}
+
+// openEscalations returns the reasons of the teams' open escalations by decision, or nil when
+// routing keeps no list of them (the decisions alone then say which cases were escalated).
+func openEscalations(ctx context.Context, place *triage.Placement, teams []string) (map[string]string, error) {
+	if place == nil {
+		return nil, nil
+	}
+	lister, ok := place.Routing.(escalationLister)
+	if !ok {
+		return nil, nil
+	}
+	open := map[string]string{}
+	for _, team := range teams {
+		list, err := lister.Escalations(ctx, team)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range list {
+			open[e.DecisionID] = e.Reason
+		}
+	}
+	return open, nil
 }
 
 // selected copies opts with the one of value v selected.
@@ -369,7 +421,7 @@ func (s *Server) worklistReassign(w http.ResponseWriter, r *http.Request) {
 	if !s.manageDecision(w, r, id, audit.ActionDecisionReassign, nil) {
 		return
 	}
-	if _, err := s.Engine.Reassign(r.Context(), id); err != nil {
+	if _, err := s.reassignCase(r.Context(), id); err != nil {
 		s.actionRefused(w, r, err, nil, "", "")
 		return
 	}
@@ -431,7 +483,7 @@ func (s *Server) worklistMove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := p.Routing.Move(r.Context(), v.ID, start, p.Loc, s.Engine.Now()); err != nil {
+	if _, err := s.moveVisit(r.Context(), p, v.ID, start, r.PostFormValue("override_window") == "yes"); err != nil {
 		s.actionRefused(w, r, err, fieldID, apptID, value)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/identity"
+	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -223,12 +225,24 @@ func TestWorklistPage(t *testing.T) {
 			t.Errorf("no allowed reassignment by cora in the access audit: %+v", entries)
 		}
 
-		// Move: a time off the slot grid is refused naming the field, with what was typed kept.
+		// Move: a time outside working hours is refused naming the field and the reason, with
+		// what was typed kept.
 		appt := other.Assignment.Appointment
 		local := appt.Start.In(london)
-		resp, page = cora.post("/worklist/appointments/"+appt.ID+"/move", url.Values{"start": {local.Truncate(time.Hour).Add(time.Hour + 7*time.Minute).Format("2006-01-02T15:04")}, "status": {"booked"}})
-		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `href="#start-`+appt.ID+`"`) || !strings.Contains(page, "slot grid") {
-			t.Errorf("move off the grid: %d, want 422 naming the field: %s", resp.StatusCode, page)
+		night := time.Date(local.Year(), local.Month(), local.Day()+1, 3, 7, 0, 0, london).Format("2006-01-02T15:04")
+		resp, page = cora.post("/worklist/appointments/"+appt.ID+"/move", url.Values{"start": {night}, "status": {"booked"}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `href="#start-`+appt.ID+`"`) || !strings.Contains(page, "working hours") ||
+			!strings.Contains(page, `value="`+night+`"`) {
+			t.Errorf("move at night: %d, want 422 naming the field and the working hours: %s", resp.StatusCode, page)
+		}
+		// The move box is filled with a time the server accepts: submitted as it is, it moves.
+		_, page = cora.get("/worklist?status=booked")
+		prefill := regexp.MustCompile(`id="start-` + regexp.QuoteMeta(appt.ID) + `"[^>]*value="([^"]*)"`).FindStringSubmatch(page)
+		if prefill == nil {
+			t.Fatalf("no move box for %s: %s", appt.ID, rowOf(page, other.ID))
+		}
+		if resp, page := cora.post("/worklist/appointments/"+appt.ID+"/move", url.Values{"start": {prefill[1]}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the pre-filled time %s was refused: %d %s", prefill[1], resp.StatusCode, page)
 		}
 		resp, page = cora.post("/worklist/appointments/"+appt.ID+"/move", url.Values{"start": {""}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, `href="#start-`+appt.ID+`"`) {
@@ -367,11 +381,15 @@ func TestDayPage(t *testing.T) {
 			}
 		}
 		route := routeLine.FindStringSubmatch(page)
-		if route == nil || len(strings.Fields(route[1])) != len(visits.Visits)+1 {
-			t.Fatalf("route line %v: want the base and %d visits", route, len(visits.Visits))
+		if route == nil || len(strings.Fields(route[1])) != len(visits.Visits)+2 {
+			t.Fatalf("route line %v: want the base, %d visits and the base again", route, len(visits.Visits))
 		}
-		// The route runs from the base through each marker in turn.
-		for i, pt := range strings.Fields(route[1])[1:] {
+		// The route runs from the base through each marker in turn, and back.
+		points := strings.Fields(route[1])
+		if points[0] != points[len(points)-1] {
+			t.Errorf("the route ends at %s, not at the base %s", points[len(points)-1], points[0])
+		}
+		for i, pt := range points[1 : len(points)-1] {
 			if want := markers[i][3] + "," + markers[i][4]; pt != want {
 				t.Errorf("route point %d is %s, marker %d is at %s", i+1, pt, i+1, want)
 			}
@@ -417,6 +435,86 @@ func TestDayPage(t *testing.T) {
 		}
 		if page := readAll(t, resp); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(page, `action="/signin"`) {
 			t.Errorf("anonymous day: %d, want 401 with the sign-in form", resp.StatusCode)
+		}
+	})
+}
+
+// TestWorklistEscalatedCaseFirst: a crisis case nobody could be booked for before its deadline,
+// on call included (a Saturday night, which the demo rota does not cover), heads the worklist
+// whatever the sort, tagged with its reason and counted above the list; once the escalation is
+// resolved it takes its usual place.
+func TestWorklistEscalatedCaseFirst(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		e := startEnv(t, db)
+		e.user(t, "cora", "central", "", identity.Coordinator)
+		e.user(t, "solly", "south", "", identity.Coordinator)
+		ctx := context.Background()
+
+		overdue := e.submitAt(t, "central", assessment, testNow().AddDate(0, 0, -40))
+		saturdayNight := time.Date(2026, 11, 28, 21, 40, 0, 0, time.UTC)
+		eng := *e.api.Engine
+		eng.Now = func() time.Time { return saturdayNight }
+		crisis := strings.Replace(located(t, "esc-1", 0), `"risk_plan": false`, `"risk_plan": true`, 1)
+		d, _, err := eng.Submit(ctx, []byte(crisis), triage.Options{Team: "central"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reason, escalated := d.Escalated()
+		if !escalated || d.Outcome.Pathway != "crisis-home-treatment" {
+			t.Fatalf("the Saturday-night crisis case was not escalated: pathway %s, assignment %+v, %q", d.Outcome.Pathway, d.Assignment, d.UnassignedReason)
+		}
+		// Decided after the escalated case, so newest-first would otherwise put it on top.
+		later := e.submitAt(t, "central", assessment, saturdayNight.Add(12*time.Hour))
+
+		cora := e.signIn(t, "cora")
+		for _, tc := range []struct {
+			query string
+			next  string // the case that follows the escalated one
+		}{
+			{"", overdue},
+			{"sort=due", overdue},
+			{"sort=priority", overdue},
+			{"sort=decided", later},
+			{"status=manual&sort=decided", later},
+			{"status=all&sort=due", overdue},
+		} {
+			status, page := cora.get("/worklist?" + tc.query)
+			ids := caseIDs(page)
+			if status != http.StatusOK || len(ids) < 2 || ids[0] != d.ID || ids[1] != tc.next {
+				t.Errorf("worklist?%s: %d %v, want %s first then %s", tc.query, status, ids, d.ID, tc.next)
+				continue
+			}
+			row := rowOf(page, d.ID)
+			if !strings.Contains(row, ">Escalated<") || !strings.Contains(row, html.EscapeString(reason)) {
+				t.Errorf("worklist?%s: the escalated row lacks the tag or the reason %q: %s", tc.query, reason, row)
+			}
+			if strings.Contains(rowOf(page, tc.next), ">Escalated<") {
+				t.Errorf("worklist?%s: case %s tagged escalated", tc.query, tc.next)
+			}
+			summary := strings.Index(page, `id="escalated-summary"`)
+			if summary < 0 || summary > strings.Index(page, `<tr id="case-`) || !strings.Contains(page, "<strong>1 escalated case</strong>") {
+				t.Errorf("worklist?%s: no count of escalated cases above the list: %s", tc.query, page)
+			}
+		}
+		// A filter that leaves the case out still counts it at the top.
+		if _, page := cora.get("/worklist?status=overdue"); strings.Contains(page, "case-"+d.ID+`"`) || !strings.Contains(page, "<strong>1 escalated case</strong>") {
+			t.Errorf("overdue filter: %v, want the escalated case counted but not listed", caseIDs(page))
+		}
+		// Another team's coordinator sees no escalation.
+		if _, page := e.signIn(t, "solly").get("/worklist"); strings.Contains(page, "escalated-summary") {
+			t.Error("the south coordinator is told of central's escalation")
+		}
+
+		// Resolved: no longer tagged nor counted, and back in respond-by order.
+		if err := routing.NewSQLStore(db).ResolveEscalation(ctx, d.ID, saturdayNight.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		_, page := cora.get("/worklist?sort=decided")
+		if ids := caseIDs(page); len(ids) < 2 || ids[0] != later || ids[1] != d.ID {
+			t.Errorf("after resolving, newest first: %v, want %s then %s", ids, later, d.ID)
+		}
+		if strings.Contains(page, "escalated-summary") || strings.Contains(rowOf(page, d.ID), ">Escalated<") {
+			t.Errorf("a resolved escalation is still shown: %s", rowOf(page, d.ID))
 		}
 	})
 }

@@ -136,8 +136,9 @@ func stateLabel(st *versionState) (string, string) {
 // historyRow is one line of a rule set's audit trail as people read it.
 type historyRow struct {
 	rules.AuditEntry
-	Who  string // the name recorded when they acted, and their subject when it differs
-	What string // the change in words
+	Who   string // the name recorded when they acted, or their subject when none was
+	WhoID string // their subject, for the cell's title, when the name stands for it
+	What  string // the change in words
 }
 
 func historyRows(h []rules.AuditEntry, version int) []historyRow {
@@ -146,11 +147,12 @@ func historyRows(h []rules.AuditEntry, version int) []historyRow {
 		if version != 0 && e.Version != version {
 			continue
 		}
-		who := e.Actor
+		row := historyRow{AuditEntry: e, Who: e.Actor, What: transitionWords(e)}
 		if e.ActorName != "" && e.ActorName != e.Actor {
-			who = e.ActorName + " (" + e.Actor + ")"
+			// A subject is an account's random id: people recognise each other by name.
+			row.Who, row.WhoID = e.ActorName, e.Actor
 		}
-		out = append(out, historyRow{AuditEntry: e, Who: who, What: transitionWords(e)})
+		out = append(out, row)
 	}
 	return out
 }

@@ -65,7 +65,7 @@ func TestPolicyOfficerWorkbench(t *testing.T) {
 		status, page = alice.get("/rulesets/mh-triage/versions/3")
 		wantPage(t, "version 3", status, page, http.StatusOK,
 			"phq9-item9", "answers.phq9_9 &gt;= 1", "Adult", "respond within 4 hours", "Any thoughts of being better off dead",
-			"Tests pass", "minimal", "(system:demo)", "Start a new draft from version 3")
+			"Tests pass", "minimal", `title="Account system:demo"`, "Start a new draft from version 3")
 
 		// A new draft from version 3.
 		resp, body := alice.post("/rulesets/mh-triage/draft", url.Values{"from": {"3"}})
@@ -194,7 +194,13 @@ func TestPolicyOfficerWorkbench(t *testing.T) {
 			t.Errorf("active after rollback: %d %v, want 3", n, err)
 		}
 		status, page = bob.get("/rulesets/mh-triage")
-		wantPage(t, "rule set history", status, page, http.StatusOK, "rollback: v4 misroutes", "sent it for review", "edited the draft", "bob (test)")
+		wantPage(t, "rule set history", status, page, http.StatusOK, "rollback: v4 misroutes", "sent it for review", "edited the draft", ">bob (test)</td>")
+		// People are named by name; an account's random subject is at most a tooltip.
+		if bob, err := e.ids.User(ctx, "bob"); err != nil {
+			t.Fatal(err)
+		} else if strings.Contains(page, "(test) (") || strings.Contains(page, ">"+bob.ID) || !strings.Contains(page, `title="Account `+bob.ID+`"`) {
+			t.Errorf("history names bob by his subject %s:\n%s", bob.ID, page)
+		}
 
 		// Reject sends a version in review back; a reason is needed.
 		resp, body = bob.post("/rulesets/mh-triage/draft", url.Values{"from": {"3"}})

@@ -2,9 +2,13 @@ package server
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/carepath/carepath/audit"
@@ -36,8 +40,10 @@ type dayVisit struct {
 	Start, End time.Time
 	Pathway    string
 	Priority   rules.Priority
-	// Where is the subject's postcode, or their location when they gave no postcode.
+	// Where is the person's address and postcode, or their location when they gave neither.
 	Where string
+	// Name is the person's name, when the clinician's form gave it.
+	Name string
 }
 
 // dayData is the day page's content.
@@ -131,14 +137,10 @@ func (s *Server) dayPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	data.Name = cmp.Or(data.Name, data.Practitioner)
-	pathways, err := s.Rules.Pathways(ctx)
+	pathways, err := s.pathways(ctx)
 	if err != nil {
 		s.pageProblem(w, r, err)
 		return
-	}
-	names := map[string]string{}
-	for _, pw := range pathways {
-		names[pw.ID] = pw.Name
 	}
 	ids := make([]string, len(visits))
 	for i, vs := range visits {
@@ -151,7 +153,9 @@ func (s *Server) dayPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	geo, err := routing.DayGeoJSON(visits, roster, loc)
+	// The export with each practitioner's route, as straight segments: a page load asks no road
+	// service, and the line's order (base, the visits in order, back to base) is what matters here.
+	geo, err := routing.DayRoutesGeoJSON(ctx, visits, roster, loc, nil)
 	if err != nil {
 		s.pageProblem(w, r, err)
 		return
@@ -167,18 +171,25 @@ func (s *Server) dayPage(w http.ResponseWriter, r *http.Request) {
 		s.pageProblem(w, r, err)
 		return
 	}
+	spreadColocated(&data.Map)
+	if data.Map.Route, err = routeLine(geo, data.Map, data.Practitioner); err != nil {
+		s.pageProblem(w, r, err)
+		return
+	}
 	order := map[string]int{}
 	for _, m := range data.Map.Visits {
 		order[m.ID] = m.N
 	}
 	for _, vs := range visits {
 		dv := dayVisit{N: order[vs.ID], ID: vs.ID, CaseID: vs.CaseID, Start: vs.Start, End: vs.End,
-			Pathway: cmp.Or(names[vs.Pathway], vs.Pathway), Where: fmt.Sprintf("%.4f, %.4f", vs.Loc.Lat, vs.Loc.Lon)}
+			Pathway: cmp.Or(pathways[vs.Pathway].Name, vs.Pathway), Where: fmt.Sprintf("%.4f, %.4f", vs.Loc.Lat, vs.Loc.Lon)}
 		if d, err := s.Forms.Decision(ctx, vs.CaseID); err == nil {
 			dv.Priority = d.Outcome.Priority
-			if sub, err := triage.ParseSubmission(d.Input); err == nil && sub.Subject.Postcode != "" {
-				dv.Where = sub.Subject.Postcode
+			to := recipientOf(d.Input)
+			if where := strings.Join(append(to.Lines, to.Postcode), ", "); strings.Trim(where, ", ") != "" {
+				dv.Where = strings.Trim(where, ", ")
 			}
+			dv.Name = to.Name
 		} else if failure.CodeOf(err) != failure.NotFound {
 			s.pageProblem(w, r, err)
 			return
@@ -229,4 +240,87 @@ func (s *Server) serviceAreas(r *http.Request, p *triage.Placement, visits []rou
 		}
 	}
 	return out, nil
+}
+
+// spreadColocated moves apart the markers of visits at one place (a care home, a block of flats),
+// which would otherwise be drawn on top of each other with only the last number showing: each
+// group is set on a small circle around the place, first visit at the top, then clockwise. The
+// same day always gives the same picture.
+func spreadColocated(m *routing.DayMap) {
+	const near = 8.0 // closer than this, in viewport units, two markers hide each other's numbers
+	const gap = 14.0 // half the distance between neighbours on the circle: just more than a marker's radius
+	done := make([]bool, len(m.Visits))
+	for i := range m.Visits {
+		if done[i] {
+			continue
+		}
+		group := []int{i}
+		for j := i + 1; j < len(m.Visits); j++ {
+			if !done[j] && math.Hypot(m.Visits[j].X-m.Visits[i].X, m.Visits[j].Y-m.Visits[i].Y) < near {
+				group = append(group, j)
+				done[j] = true
+			}
+		}
+		if len(group) < 2 {
+			continue
+		}
+		cx, cy := m.Visits[i].X, m.Visits[i].Y
+		radius := gap / math.Sin(math.Pi/float64(len(group)))
+		for k, j := range group {
+			angle := 2*math.Pi*float64(k)/float64(len(group)) - math.Pi/2
+			m.Visits[j].X = clamp(math.Round((cx+radius*math.Cos(angle))*10)/10, mapPadding/2, m.Width-mapPadding/2)
+			m.Visits[j].Y = clamp(math.Round((cy+radius*math.Sin(angle))*10)/10, mapPadding/2, m.Height-mapPadding/2)
+		}
+	}
+}
+
+func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+// routeLine is the practitioner's route as SVG polyline points, in the order of the route
+// LineString the day's GeoJSON carries (its visit_ids: from the base through the visits and back),
+// drawn between the markers as placed, so that the line meets every numbered marker.
+func routeLine(geo []byte, m routing.DayMap, practitioner string) (string, error) {
+	var fc struct {
+		Features []struct {
+			Properties struct {
+				Kind         string   `json:"kind"`
+				Practitioner string   `json:"practitioner"`
+				VisitIDs     []string `json:"visit_ids"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(geo, &fc); err != nil {
+		return "", fmt.Errorf("server: unable to read the day's routes: %w", err)
+	}
+	at := map[string]routing.MapPoint{}
+	for _, v := range m.Visits {
+		at[v.ID] = v
+	}
+	var base *routing.MapPoint
+	for i := range m.Bases {
+		if m.Bases[i].ID == practitioner {
+			base = &m.Bases[i]
+		}
+	}
+	for _, f := range fc.Features {
+		p := f.Properties
+		if p.Kind != "route" || p.Practitioner != practitioner || base == nil {
+			continue
+		}
+		pts := []string{mapXY(*base)}
+		for _, id := range p.VisitIDs {
+			if v, ok := at[id]; ok {
+				pts = append(pts, mapXY(v))
+			}
+		}
+		if len(pts) == 1 {
+			return "", nil
+		}
+		return strings.Join(append(pts, mapXY(*base)), " "), nil
+	}
+	return "", nil
+}
+
+func mapXY(p routing.MapPoint) string {
+	return strconv.FormatFloat(p.X, 'f', -1, 64) + "," + strconv.FormatFloat(p.Y, 'f', -1, 64)
 }

@@ -51,8 +51,9 @@ type Server struct {
 	// Location is the council's time zone, in which pages show dates and times (UTC when nil).
 	Location *time.Location
 	// TileURL is the council's own slippy-map tile server ({z}, {x} and {y} in it) drawn under
-	// the day's map; empty draws the map without tiles. Browsers fetch the tiles, so under the
-	// pages' content security policy it must be on this site (a path such as /tiles/{z}/{x}/{y}.png).
+	// the day's map; empty draws the map without tiles. Browsers fetch the tiles: a path such as
+	// /tiles/{z}/{x}/{y}.png is on this site, and an https URL's origin is admitted for images by
+	// the policy Listen sends (ContentSecurityPolicyFor), both from config's server.tile_url.
 	TileURL string
 
 	// OIDCRoutes registers the single sign-on routes when an OpenID provider is configured.
@@ -65,6 +66,7 @@ type Server struct {
 
 	routes      []Route
 	signinLimit *throttle
+	catalogue   pageCatalogue // what pages look up on every request, kept between them
 }
 
 // Handler returns the API's routes.

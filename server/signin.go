@@ -127,6 +127,9 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 		_ = s.Auth.SignOut(r.Context(), c.Value)
 	}
 	s.clearSessionCookie(w)
+	// Drafts of forms kept through a lost connection go with the session, in every tab and page
+	// of this site; the sign-out button's script clears them too, for browsers without this header.
+	w.Header().Set("Clear-Site-Data", `"storage"`)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }
 

@@ -20,6 +20,16 @@ import (
 // served from this origin: inline script and style are refused.
 const ContentSecurityPolicy = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
+// ContentSecurityPolicyFor is ContentSecurityPolicy admitting images, and nothing else, from
+// tileOrigin too: the council's own map tile server on another site (config.Server.TileOrigin).
+// An empty origin gives ContentSecurityPolicy itself.
+func ContentSecurityPolicyFor(tileOrigin string) string {
+	if tileOrigin == "" {
+		return ContentSecurityPolicy
+	}
+	return ContentSecurityPolicy + "; img-src 'self' " + tileOrigin
+}
+
 // StrictTransportSecurity is sent only on responses that reach the browser over TLS.
 const StrictTransportSecurity = "max-age=63072000; includeSubDomains"
 
@@ -61,7 +71,7 @@ func Listen(cfg config.Server, handler http.Handler, logger *slog.Logger) (*http
 		ln = tls.NewListener(ln, tlsConfig)
 	}
 	srv := &http.Server{
-		Handler:           SecurityHeaders(handler, cfg.TLS() || cfg.BehindProxy),
+		Handler:           SecurityHeadersWithPolicy(handler, cfg.TLS() || cfg.BehindProxy, ContentSecurityPolicyFor(cfg.TileOrigin())),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
@@ -113,10 +123,16 @@ func CheckExposure(addr string, tls, behindProxy bool) error {
 // personal data (a handler serving static files may set its own Cache-Control). HSTS is added
 // only when tls says browsers reach the server over TLS, itself or through a proxy.
 func SecurityHeaders(next http.Handler, tls bool) http.Handler {
+	return SecurityHeadersWithPolicy(next, tls, ContentSecurityPolicy)
+}
+
+// SecurityHeadersWithPolicy is SecurityHeaders with policy as the Content-Security-Policy, such
+// as ContentSecurityPolicyFor gives when map tiles come from another site.
+func SecurityHeadersWithPolicy(next http.Handler, tls bool, policy string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Content-Security-Policy", policy)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,12 @@ func canonicalReference(f *Form, sub *Submission, values []rules.Value) ([]byte,
 	if sub.Subject.Age != nil {
 		subject["age"] = *sub.Subject.Age
 	}
+	if n := strings.TrimSpace(sub.Subject.Name); n != "" {
+		subject["name"] = n
+	}
+	if a := strings.TrimSpace(sub.Subject.Address); a != "" {
+		subject["address"] = a
+	}
 	if loc := sub.Subject.Location; loc != nil {
 		subject["location"] = map[string]any{"lat": loc.Lat, "lon": loc.Lon}
 	}
@@ -66,6 +73,8 @@ func TestCanonicalMatchesReference(t *testing.T) {
 		if n%3 == 0 {
 			sub.Subject.Ref = awkward[rng.IntN(len(awkward))]
 			sub.Subject.Postcode = awkward[rng.IntN(len(awkward))]
+			sub.Subject.Name = awkward[rng.IntN(len(awkward))]
+			sub.Subject.Address = " " + awkward[rng.IntN(len(awkward))] + "\n"
 		}
 		if n%5 == 0 && sub.Subject.Location != nil {
 			sub.Subject.Location.Lat = []float64{0, 1e-7, -2.5e-9, 52.95, 1e21, -0.0}[rng.IntN(6)]

@@ -86,14 +86,47 @@ type fhirPatient struct {
 	ImplicitRules     string           `json:"implicitRules"`
 	ModifierExtension []fhirModifier   `json:"modifierExtension"`
 	Identifier        []fhirIdentifier `json:"identifier"`
+	Name              []fhirHumanName  `json:"name"`
 	BirthDate         string           `json:"birthDate"`
 	Address           []fhirAddress    `json:"address"`
 	Extension         []fhirExtension  `json:"extension"`
 }
 
+// fhirHumanName is a Patient's name: its text when given, else the given names and the family name.
+type fhirHumanName struct {
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+}
+
+func (n fhirHumanName) String() string {
+	if t := strings.TrimSpace(n.Text); t != "" {
+		return t
+	}
+	return strings.TrimSpace(strings.Join(append(n.Given[:len(n.Given):len(n.Given)], n.Family), " "))
+}
+
 type fhirAddress struct {
+	Text       string          `json:"text"`
+	Line       []string        `json:"line"`
+	City       string          `json:"city"`
 	PostalCode string          `json:"postalCode"`
 	Extension  []fhirExtension `json:"extension"`
+}
+
+// String is the address without its postcode, which the subject keeps apart: its text when given,
+// else its lines and town, one after another.
+func (a fhirAddress) String() string {
+	if t := strings.TrimSpace(a.Text); t != "" {
+		return t
+	}
+	var parts []string
+	for _, l := range append(a.Line[:len(a.Line):len(a.Line)], a.City) {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 type fhirExtension struct {
@@ -242,8 +275,12 @@ func fhirSubject(r *fhirResponse, sub *Submission, problems *problemList) {
 			sub.Subject.Ref = p.Identifier[0].Value
 		}
 		sub.Subject.BirthDate = p.BirthDate
+		if len(p.Name) > 0 {
+			sub.Subject.Name = p.Name[0].String()
+		}
 		exts := p.Extension
 		if len(p.Address) > 0 {
+			sub.Subject.Address = p.Address[0].String()
 			sub.Subject.Postcode = p.Address[0].PostalCode
 			exts = append(exts[:len(exts):len(exts)], p.Address[0].Extension...)
 		}

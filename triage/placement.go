@@ -90,6 +90,8 @@ type placing struct {
 	decision string
 	priority string
 	flags    []string
+	// ix is the directory the decision was matched against, for the services' opening hours.
+	ix *directory.Index
 }
 
 // prepare locates the subject and matches the outcome to services at the decision time.
@@ -145,7 +147,7 @@ func (p *Placement) prepare(ctx context.Context, d *Decided, at time.Time, rejec
 	if age := subject.AgeAt(at); age.Kind == rules.KindInt {
 		q.Age = directory.YearsOld(int(age.I))
 	}
-	out.match = ix.Match(q)
+	out.match, out.ix = ix.Match(q), ix
 	return out, nil
 }
 
@@ -169,10 +171,15 @@ func (p *Placement) apply(ctx context.Context, ex database.Querier, pl *placing,
 	return p.place(ctx, ex, pl, d, at, newID, book, "")
 }
 
+// Reassigned runs inside a reassignment's transaction once the decision has its new placement,
+// with the appointments it cancelled, so that the events it writes commit with the change.
+type Reassigned func(ctx context.Context, tx *database.Tx, d *Decision, cancelled []routing.StoredVisit) error
+
 // Reassign cancels a decision's booked appointment and books the best other practitioner, against
 // current bookings, recording the new assignment on the decision; with nobody else available the
-// case is flagged for manual allocation and the old appointment stays cancelled.
-func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, error) {
+// case is flagged for manual allocation (escalated when it is due within the day) and the old
+// appointment stays cancelled. inTx, when not nil, runs in the same transaction.
+func (e *Engine) Reassign(ctx context.Context, decisionID string, inTx Reassigned) (*Decision, error) {
 	p := e.Placement
 	if p == nil {
 		return nil, failure.Errorf(failure.Unavailable, "routing is not configured")
@@ -220,9 +227,18 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 	if !pl.located {
 		return nil, failure.Errorf(failure.Conflict, "decision %s: the subject can no longer be located", d.ID)
 	}
+	if p.Directory != nil {
+		if pl.ix, err = p.Directory.Index(ctx); err != nil {
+			return nil, err
+		}
+	}
 	err = retry.Do(ctx, retryAtOnce(max(p.Attempts, 1)-1), func(ctx context.Context) error {
 		return retryIfSlotTaken(p.DB.InTx(ctx, func(tx *database.Tx) error {
-			return p.reassign(ctx, tx, e.Store, pl, d, now, e.NewID)
+			cancelled, err := p.reassign(ctx, tx, e.Store, pl, d, now, e.NewID)
+			if err != nil || inTx == nil {
+				return err
+			}
+			return inTx(ctx, tx, d, cancelled)
 		}))
 	})
 	if err != nil {
@@ -231,23 +247,54 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string) (*Decision, er
 	return d, nil
 }
 
-func (p *Placement) reassign(ctx context.Context, tx *database.Tx, store Store, pl *placing, d *Decision, now time.Time, newID func() string) error {
+func (p *Placement) reassign(ctx context.Context, tx *database.Tx, store Store, pl *placing, d *Decision, now time.Time, newID func() string) ([]routing.StoredVisit, error) {
 	visits, err := p.Routing.VisitsOfDecision(ctx, tx, d.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var current string
+	var cancelled []routing.StoredVisit
 	for _, v := range visits {
 		if v.Status == routing.StatusBooked {
 			current = v.PractitionerID
-			if _, err := p.Routing.Cancel(ctx, tx, v.ID, now); err != nil {
-				return err
+			c, err := p.Routing.Cancel(ctx, tx, v.ID, now)
+			if err != nil {
+				return nil, err
 			}
+			cancelled = append(cancelled, c)
 		}
 	}
 	// Reassigning means someone else: the current practitioner is left out.
 	if err := p.place(ctx, tx, pl, d, now, newID, true, current); err != nil {
-		return err
+		return nil, err
 	}
-	return store.UpdatePlacement(ctx, tx, d)
+	return cancelled, store.UpdatePlacement(ctx, tx, d)
+}
+
+// Move puts a booked visit at another start on its practitioner's route, checking the route as
+// routing.SQLStore.Move does, with the visit's service's opening hours from the directory, in ex
+// (its own transaction when nil, else the caller's, so events commit with it). override lets
+// the visit leave its own window, and is recorded.
+func (p *Placement) Move(ctx context.Context, ex database.Querier, visitID string, start, now time.Time, override bool) (routing.StoredVisit, error) {
+	if p.setup != nil {
+		return routing.StoredVisit{}, p.setup
+	}
+	store, ok := p.Routing.(*routing.SQLStore)
+	if !ok {
+		return routing.StoredVisit{}, failure.Errorf(failure.Unavailable, "moving visits needs the SQL routing store")
+	}
+	v, err := p.Routing.Visit(ctx, visitID)
+	if err != nil {
+		return routing.StoredVisit{}, err
+	}
+	// Opening hours around the new start; a day either side catches overnight sessions.
+	open, err := p.openings(ctx, nil, []string{v.ServiceID}, start.Add(-24*time.Hour), start.Add(24*time.Hour))
+	if err != nil {
+		return routing.StoredVisit{}, err
+	}
+	req := routing.MoveRequest{VisitID: visitID, Start: start, Now: now, Loc: p.Loc, Travel: p.Travel, OverrideWindow: override}
+	if spans, ok := open[v.ServiceID]; ok {
+		req.Open = append([]routing.Interval{}, spans...)
+	}
+	return store.Move(ctx, ex, req)
 }

@@ -272,7 +272,7 @@ func TestReassignAndOptimise(t *testing.T) {
 			t.Fatalf("submit: %v %+v", err, d)
 		}
 		first := *d.Assignment
-		re, err := e.Reassign(ctx, d.ID)
+		re, err := e.Reassign(ctx, d.ID, nil)
 		if err != nil || re.Assignment == nil {
 			t.Fatalf("reassign: %v", err)
 		}

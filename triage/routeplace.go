@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/database"
+	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/rules"
@@ -97,8 +98,12 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 	for i, c := range pl.match.Candidates {
 		ids[i] = c.ServiceID
 	}
+	open, err := p.openings(ctx, pl.ix, ids, earliest, latest)
+	if err != nil {
+		return err
+	}
 	req := routing.RouteRequest{
-		CaseID: pl.decision, CandidateServiceIDs: ids, RequiredSkills: pl.pathway.Skills,
+		CaseID: pl.decision, CandidateServiceIDs: ids, RequiredSkills: pl.pathway.Skills, Open: open,
 		Duration: time.Duration(pl.pathway.VisitMinutes) * time.Minute, Earliest: earliest, Latest: latest, Now: at,
 		Subject: pl.where, LastPractitionerID: last, MaxTravelMinutes: p.MaxTravelMinutes, MayMove: urgent,
 		Practitioners: roster, Routes: view, Travel: p.Travel, Loc: p.Loc, Weights: p.Weights,
@@ -128,6 +133,42 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 	return p.escalate(ctx, ex, pl, d, reason, at, book)
 }
 
+// openings lists, per service with opening hours, when it is open in [from, to): a visit for it
+// starts once the service opens and ends by the time it closes. Services without schedules are
+// left out, which means always open.
+// ix is the directory as the decision matched it; nil reads it (outside a transaction).
+func (p *Placement) openings(ctx context.Context, ix *directory.Index, serviceIDs []string, from, to time.Time) (map[string][]routing.Interval, error) {
+	if ix == nil {
+		if p.Directory == nil {
+			return nil, nil
+		}
+		var err error
+		if ix, err = p.Directory.Index(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out map[string][]routing.Interval
+	for _, id := range serviceIDs {
+		svc, ok := ix.Service(id)
+		if !ok {
+			continue
+		}
+		spans, always := svc.OpenSpans(from, to, p.Loc)
+		if always {
+			continue
+		}
+		if out == nil {
+			out = make(map[string][]routing.Interval, len(serviceIDs))
+		}
+		iv := make([]routing.Interval, len(spans))
+		for i, sp := range spans {
+			iv[i] = routing.Interval{From: sp.From, To: sp.To}
+		}
+		out[id] = iv
+	}
+	return out, nil
+}
+
 // escalate flags the decision for the coordinator with reason and, when booking, records it in
 // the escalations the worklist reads, in the decision's transaction.
 func (p *Placement) escalate(ctx context.Context, ex database.Querier, pl *placing, d *Decision, reason string, at time.Time, book bool) error {
@@ -149,6 +190,8 @@ func (p *Placement) onCall(ctx context.Context, ex database.Querier, pl *placing
 	if !ok {
 		return false, "no on-call rota", nil
 	}
+	// The rota is when a service answers out of hours, so its opening hours do not apply.
+	req.Open = nil
 	entries, err := store.OnCallBetween(ctx, ex, req.Earliest, req.Latest, req.CandidateServiceIDs...)
 	if err != nil {
 		return false, "", err

@@ -54,6 +54,10 @@ func TestCrisisAtNightGoesOnCallOrIsEscalated(t *testing.T) {
 				e.Now = func() time.Time { return lateEvening }
 				ctx := context.Background()
 				store := e.Placement.Routing.(*routing.SQLStore)
+				// The demo rota covers this night: each case brings its own.
+				if _, err := db.ExecContext(ctx, "DELETE FROM oncall"); err != nil {
+					t.Fatal(err)
+				}
 				if len(tc.rota) > 0 {
 					if err := store.PutOnCall(ctx, tc.rota, lateEvening); err != nil {
 						t.Fatal(err)

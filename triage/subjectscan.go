@@ -2,16 +2,20 @@ package triage
 
 import "github.com/carepath/carepath/internal/jsonscan"
 
-// ScanSubject reads a native subject object (ref, birth_date, age, postcode, location), each key
+// ScanSubject reads a native subject object (ref, name, address, birth_date, age, postcode, location), each key
 // at most once; it declines anything else so the caller can take the full decoder.
 func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
-	var seen uint8
+	var seen uint16
 	return s.Object(func(key []byte) bool {
-		var bit uint8
+		var bit uint16
 		ok := false
 		switch string(key) {
 		case "ref":
 			bit, ok = 1, s.StrTo(&sub.Ref)
+		case "name":
+			bit, ok = 32, s.StrTo(&sub.Name)
+		case "address":
+			bit, ok = 64, s.StrTo(&sub.Address)
 		case "birth_date":
 			bit, ok = 2, s.StrTo(&sub.BirthDate)
 		case "age":

@@ -30,14 +30,24 @@ type Submission struct {
 	fhir *fhirSource // set when the submission was a QuestionnaireResponse
 }
 
-// Subject identifies the person assessed and where they are.
+// Subject identifies the person assessed and where they are. Name and Address are for the people
+// who contact the person (the appointment letter, the practitioner's visit): they are kept in the
+// decision's input only, never read by rules, and never shown to analysts.
 type Subject struct {
 	Ref       string    `json:"ref"`
+	Name      string    `json:"name,omitempty"`
+	Address   string    `json:"address,omitempty"`
 	BirthDate string    `json:"birth_date,omitempty"`
 	Age       *int      `json:"age,omitempty"`
 	Location  *Location `json:"location,omitempty"`
 	Postcode  string    `json:"postcode,omitempty"`
 }
+
+// Longest name and address accepted, in characters: room for any real one, not for a document.
+const (
+	MaxNameChars    = 200
+	MaxAddressChars = 500
+)
 
 // Location is a WGS84 point.
 type Location struct {
@@ -312,6 +322,11 @@ func (f *Form) Canonical(sub *Submission, values []rules.Value) ([]byte, error) 
 	b = strconv.AppendInt(b, int64(f.Version), 10)
 	b = append(b, `,"subject":{`...)
 	s := &sub.Subject
+	if a := strings.TrimSpace(s.Address); a != "" {
+		b = append(b, `"address":`...)
+		b = appendJSONString(b, a)
+		b = append(b, ',')
+	}
 	if s.Age != nil {
 		b = append(b, `"age":`...)
 		b = strconv.AppendInt(b, int64(*s.Age), 10)
@@ -333,6 +348,11 @@ func (f *Form) Canonical(sub *Submission, values []rules.Value) ([]byte, error) 
 			return nil, fmt.Errorf("triage: unable to canonicalise submission: %w", err)
 		}
 		b = append(b, "},"...)
+	}
+	if n := strings.TrimSpace(s.Name); n != "" {
+		b = append(b, `"name":`...)
+		b = appendJSONString(b, n)
+		b = append(b, ',')
 	}
 	if p := normalPostcode(s.Postcode); p != "" {
 		b = append(b, `"postcode":`...)

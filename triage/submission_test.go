@@ -195,6 +195,10 @@ func randomSubmission(rng *rand.Rand, f *Form) *Submission {
 		sub.Subject.Age = &age
 	}
 	if rng.IntN(2) == 0 {
+		sub.Subject.Name = []string{"Jane Example", " Siân O'Brien-Ng ", "李 明"}[rng.IntN(3)]
+		sub.Subject.Address = []string{"12 Acacia Avenue, Leeds", "Flat 3\n1 \"Quoted\" Row ", "<b>&</b>"}[rng.IntN(3)]
+	}
+	if rng.IntN(2) == 0 {
 		sub.Subject.Location = &Location{Lat: 50 + rng.Float64()*8, Lon: -5 + rng.Float64()*6}
 		sub.Subject.Postcode = []string{"ls1 4ap", "SW1A1AA", " m1  1ae "}[rng.IntN(3)]
 	}
@@ -246,8 +250,87 @@ func FuzzParseNative(f *testing.F) {
 	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","age":40},"answers":{"/44250-9":{"code":"LA6570-1"},"phq9_2":2,"risk_plan":null}}`))
 	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","birth_date":"2000-02-29"},"authored":"0001-01-01T00:30:00+01:00","answers":{}}`))
 	f.Add([]byte(`{"form":"mental-health","answers":{"gad7_1":1e400,"gad7_2":2.5,"gad7_3":[1]}}`))
+	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","name":" Jane\u0007 ","address":"1 Row\nLeeds","NAME":"x"},"answers":{}}`))
 	form := demoForm(f, "mental-health")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkParseAndValidate(t, form, data)
 	})
+}
+
+// TestSubjectNameAndAddress: a subject's name and address arrive natively or in a FHIR Patient,
+// are stored trimmed in the canonical input (the same bytes either way), and a bad one is refused
+// by field without the value in the reason, since problems reach logs.
+func TestSubjectNameAndAddress(t *testing.T) {
+	f := demoForm(t, "mental-health")
+	answers := `"phq9_1":"1","phq9_2":"2","phq9_3":"1","phq9_4":"3","phq9_5":"0","phq9_6":"2","phq9_7":"1","phq9_8":"1","phq9_9":"1",` +
+		`"gad7_1":"2","gad7_2":"3","gad7_3":"1","gad7_4":"2","gad7_5":"0","gad7_6":"1","gad7_7":"2",` +
+		`"risk_plan":false,"risk_intent":false,"previous_high_intensity_treatment":true,"under_secondary_care":false`
+	native := `{"form":"mental-health","form_version":1,"authored":"2025-06-14T09:30:00Z","subject":{"ref":"9434765919",` +
+		`"name":" Jane Quinton Example ","address":"12 Acacia Avenue, Leeds","postcode":"LS1 4AP"},"answers":{` + answers + `}}`
+	var items []string
+	for _, kv := range strings.Split(answers, ",") {
+		k, v, _ := strings.Cut(kv, ":")
+		value := `"valueCoding":{"system":"https://carepath.org.uk/fhir/Questionnaire/mental-health","code":` + v + `}`
+		if v == "true" || v == "false" {
+			value = `"valueBoolean":` + v
+		}
+		items = append(items, `{"linkId":`+k+`,"answer":[{`+value+`}]}`)
+	}
+	fhir := `{"resourceType":"QuestionnaireResponse","status":"completed","questionnaire":"https://carepath.org.uk/fhir/Questionnaire/mental-health|1","authored":"2025-06-14T09:30:00Z",` +
+		`"contained":[{"resourceType":"Patient","id":"p","identifier":[{"value":"9434765919"}],` +
+		`"name":[{"use":"official","family":"Example","given":["Jane","Quinton"]}],` +
+		`"address":[{"line":["12 Acacia Avenue"],"city":"Leeds","postalCode":"LS1 4AP"}]}],` +
+		`"subject":{"reference":"#p"},"item":[` + strings.Join(items, ",") + `]}`
+	var canon [][]byte
+	for _, body := range []string{native, fhir} {
+		sub, err := ParseSubmission([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		values, err := f.Validate(sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := f.Canonical(sub, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(c, []byte(`"subject":{"address":"12 Acacia Avenue, Leeds","name":"Jane Quinton Example","postcode":"LS1 4AP","ref":"9434765919"}`)) {
+			t.Errorf("canonical subject: %s", c)
+		}
+		canon = append(canon, c)
+	}
+	if !bytes.Equal(canon[0], canon[1]) {
+		t.Errorf("canonical JSON differs:\nnative %s\nFHIR   %s", canon[0], canon[1])
+	}
+
+	for _, tt := range []struct {
+		subject, field, reason string
+	}{
+		{`"name":"` + strings.Repeat("é", MaxNameChars+1) + `"`, "subject.name", "must be at most 200 characters"},
+		{`"address":"` + strings.Repeat("a", MaxAddressChars+1) + `"`, "subject.address", "must be at most 500 characters"},
+		{`"name":"Jane\u0007Secret"`, "subject.name", "must be plain text, without control characters"},
+		{`"address":"1 Row\u001bSecret"`, "subject.address", "must be plain text, without control characters"},
+	} {
+		sub, err := ParseSubmission([]byte(`{"form":"mental-health","subject":{"ref":"p",` + tt.subject + `},"answers":{` + answers + `}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Validate(sub)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Field != tt.field || ve.Problems[0].Reason != tt.reason {
+			t.Errorf("%.40s: %v, want %s %s", tt.subject, err, tt.field, tt.reason)
+		}
+		if err != nil && (strings.Contains(err.Error(), "Secret") || strings.Contains(err.Error(), "éé")) {
+			t.Errorf("the problem quotes the value: %v", err)
+		}
+	}
+	// A line break belongs in an address.
+	sub, err := ParseSubmission([]byte(`{"form":"mental-health","subject":{"ref":"p","address":"Flat 3\n1 Row"},"answers":{` + answers + `}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Validate(sub); err != nil {
+		t.Errorf("an address over two lines: %v", err)
+	}
 }

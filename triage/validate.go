@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/carepath/carepath/rules"
 )
@@ -141,6 +143,19 @@ func (f *Form) validateSubject(sub *Submission, problems *problemList) {
 			}
 		}
 	}
+	// The reasons never quote a name or an address: problems reach logs and analysts' reports.
+	for _, t := range [...]struct {
+		field, value string
+		max          int
+	}{{"subject.name", s.Name, MaxNameChars}, {"subject.address", s.Address, MaxAddressChars}} {
+		switch {
+		case t.value == "":
+		case !storableText(t.value) || strings.ContainsFunc(t.value, isControl):
+			problems.add(t.field, "must be plain text, without control characters")
+		case utf8.RuneCountInString(t.value) > t.max:
+			problems.add(t.field, "must be at most "+strconv.Itoa(t.max)+" characters")
+		}
+	}
 	if s.Age != nil && (*s.Age < 0 || *s.Age > 150) {
 		problems.add("subject.age", "must be between 0 and 150, got "+strconv.Itoa(*s.Age))
 	}
@@ -152,6 +167,11 @@ func (f *Form) validateSubject(sub *Submission, problems *problemList) {
 			problems.add("subject.location.lon", "must be between -180 and 180")
 		}
 	}
+}
+
+// isControl is a control character other than the line breaks an address may carry.
+func isControl(r rune) bool {
+	return unicode.IsControl(r) && r != '\n' && r != '\r'
 }
 
 // answerValue converts one raw answer to item i's kind, or says why it cannot.

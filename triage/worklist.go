@@ -99,6 +99,9 @@ type CaseState struct {
 	// Manual says a person must allocate the case; Reason says why.
 	Manual bool
 	Reason string
+	// Escalated: nobody, on call included, could be booked before the deadline (see
+	// Decision.Escalated); Reason is then the escalation's reason.
+	Escalated bool
 	// Cancelled: every appointment the case had is cancelled. Unbooked: it never had one and
 	// does not wait for manual allocation.
 	Cancelled bool
@@ -113,6 +116,9 @@ type CaseState struct {
 func (c TeamCase) State(now time.Time, soon time.Duration) CaseState {
 	d := c.Decision
 	st := CaseState{Manual: d.ManualAllocation, Reason: d.UnassignedReason}
+	if reason, ok := d.Escalated(); ok {
+		st.Escalated, st.Reason = true, reason
+	}
 	if within, err := rules.ParseDuration(d.Outcome.RespondWithin); err == nil {
 		st.RespondBy = d.Decided.Add(within)
 	}

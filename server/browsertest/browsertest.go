@@ -261,6 +261,13 @@ func (p *Page) Count(selector string) int {
 	return eval[int](p, `document.querySelectorAll(`+js(selector)+`).length`)
 }
 
+// Attrs lists an attribute of every element matching the CSS selector, in document order ("" where
+// an element lacks it).
+func (p *Page) Attrs(selector, name string) []string {
+	p.t.Helper()
+	return eval[[]string](p, `Array.from(document.querySelectorAll(`+js(selector)+`), e => e.getAttribute(`+js(name)+`) || "")`)
+}
+
 // Has reports whether an element matches the CSS selector.
 func (p *Page) Has(selector string) bool {
 	p.t.Helper()
