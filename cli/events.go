@@ -19,6 +19,7 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/notify"
+	"github.com/carepath/carepath/notify/contacts"
 	"github.com/carepath/carepath/outbox"
 	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/server"
@@ -68,6 +69,7 @@ func (c *commands) startDelivery(ctx context.Context, cfg config.Config, s *serv
 		if err != nil {
 			log.Error("notify subscriptions are not sent", "error", err)
 		} else {
+			sender.Contacts = contacts.FromDecisions(s.db) // the preference the assessment stated
 			d.Handlers = map[string]outbox.Handler{outbox.FormatNotify: outbox.NotifyHandler(sender)}
 		}
 	}

@@ -91,6 +91,29 @@ func (ids identifiers) postcode(s, from string) {
 	}
 }
 
+// phone adds a phone number as written, without its spaces, and its last six digits.
+func (ids identifiers) phone(s, from string) {
+	if s == "" {
+		return
+	}
+	compact := strings.Join(strings.Fields(s), "")
+	ids.add(s, from+" phone")
+	ids.add(compact, from+" phone")
+	if len(compact) >= 6 {
+		ids.add(compact[len(compact)-6:], from+" phone")
+	}
+}
+
+// email adds an email address and the name before its @.
+func (ids identifiers) email(s, from string) {
+	if s == "" {
+		return
+	}
+	ids.add(s, from+" email")
+	local, _, _ := strings.Cut(s, "@")
+	ids.add(local, from+" email")
+}
+
 var tag = regexp.MustCompile(`<[^>]*>`)
 
 // freeText adds a text and its words of five letters or more (names, places).
@@ -114,6 +137,10 @@ func (ids identifiers) native(t *testing.T, line []byte, from string) {
 			Address   string `json:"address"`
 			BirthDate string `json:"birth_date"`
 			Postcode  string `json:"postcode"`
+			Contact   struct {
+				Phone string `json:"phone"`
+				Email string `json:"email"`
+			} `json:"contact"`
 		} `json:"subject"`
 		Answers map[string]any `json:"answers"`
 	}
@@ -132,6 +159,8 @@ func (ids identifiers) native(t *testing.T, line []byte, from string) {
 	if in.Subject.Postcode != "" {
 		ids.postcode(in.Subject.Postcode, from)
 	}
+	ids.phone(in.Subject.Contact.Phone, from)
+	ids.email(in.Subject.Contact.Email, from)
 	codes := choiceCodes(t)
 	for k, v := range in.Answers {
 		// A choice's option code (such as usual_residence "own_home") is coded, not free text.
@@ -173,6 +202,7 @@ func (ids identifiers) fhir(t *testing.T, doc []byte, from string) {
 				Given  []string
 			}
 			BirthDate string
+			Telecom   []struct{ System, Value string }
 			Address   []struct {
 				Line       []string
 				PostalCode string
@@ -199,6 +229,13 @@ func (ids identifiers) fhir(t *testing.T, doc []byte, from string) {
 		}
 		if p.BirthDate != "" {
 			ids.birthDate(p.BirthDate, from)
+		}
+		for _, c := range p.Telecom {
+			if c.System == "email" {
+				ids.email(c.Value, from)
+			} else {
+				ids.phone(c.Value, from)
+			}
 		}
 		for _, a := range p.Address {
 			for _, l := range a.Line {
@@ -355,7 +392,8 @@ func TestAnalystOutputsNameNoOne(t *testing.T) {
 			ids.add(d.Ref, "stored subject reference")
 		}
 		if ids["4010232137"] == "" || ids["03/02/1980"] == "" || ids["NG72RD"] == "" || ids["Quinton"] == "" || ids["Acacia"] == "" ||
-			ids["Zephyrine"] == "" || ids["Quillwort"] == "" || ids["Marrowgate"] == "" {
+			ids["Zephyrine"] == "" || ids["Quillwort"] == "" || ids["Marrowgate"] == "" ||
+			ids["900527"] == "" || ids["quillwort.z@thistlebury.example"] == "" || ids["900318"] == "" || ids["acacia.jq"] == "" {
 			t.Fatal("the named patient's identifiers were not collected")
 		}
 

@@ -29,7 +29,8 @@ type Channels struct {
 	Letter string `yaml:"letter" json:"letter"`
 }
 
-// Contact is how a citizen wants to be reached: Preference is "sms", "email" or "letter".
+// Contact is how a citizen wants to be reached: Preference is "sms", "email" or "letter", or
+// "none" for a citizen who asked to be sent nothing.
 type Contact struct {
 	Preference string
 	Phone      string
@@ -133,6 +134,8 @@ func (s *Sender) confirm(ctx context.Context, e Event, d eventData) error {
 	start := d.Start.In(loc)
 	personal := map[string]string{"appointment_date": start.Format("Monday 2 January 2006"), "appointment_time": start.Format("3:04pm"), "case": d.Decision}
 	switch strings.ToLower(c.Preference) {
+	case "none":
+		return nil // asked for nothing: done, not a failure to retry or dead-letter
 	case "sms":
 		if t.SMS == "" || c.Phone == "" {
 			return &PermanentError{Reason: "appointment confirmation by text: no template or no phone number"}

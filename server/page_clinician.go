@@ -45,6 +45,9 @@ const (
 	fieldBirthMonth  = "birth_date-month"
 	fieldBirthYear   = "birth_date-year"
 	fieldPostcode    = "postcode"
+	fieldContact     = "contact_preference"
+	fieldPhone       = "contact_phone"
+	fieldEmail       = "contact_email"
 	fieldIdempotency = "idempotency_key"
 )
 
@@ -91,6 +94,10 @@ type assessmentForm struct {
 type subjectFields struct {
 	NHSNumber, Name, Day, Month, Year, Address, Postcode         string
 	NHSError, NameError, BirthError, AddressError, PostcodeError string
+	// How the appointment is sent: the preference (sms, email, letter, none or unanswered) and
+	// the details it needs.
+	Contact, Phone, Email                string
+	ContactError, PhoneError, EmailError string
 }
 
 // formSection is a group of the form (or the questions outside any group): an answer grid when
@@ -165,6 +172,8 @@ func buildAssessmentForm(f *triage.Form, posted map[string][]string, errs []fiel
 		Address: get(fieldAddress), Postcode: get(fieldPostcode),
 		NHSError: msg("subject.ref"), NameError: msg("subject.name"), BirthError: msg("subject.birth_date"),
 		AddressError: msg("subject.address"), PostcodeError: msg("subject.postcode"),
+		Contact: get(fieldContact), Phone: get(fieldPhone), Email: get(fieldEmail),
+		ContactError: msg("subject.contact.preference"), PhoneError: msg("subject.contact.phone"), EmailError: msg("subject.contact.email"),
 	}}
 	inGroup := map[string]bool{}
 	for _, g := range f.Groups {
@@ -408,6 +417,10 @@ func submissionFromForm(f *triage.Form, form map[string][]string, now time.Time)
 	if sub.Subject.Address == "" && sub.Subject.Postcode == "" {
 		errs = append(errs, fieldError{Field: "subject.address", ID: fieldAddress, Message: "Enter the person's address or postcode"})
 	}
+	// The appointment's channel is optional; the details it needs are judged by the domain.
+	if pref := get(fieldContact); pref != "" {
+		sub.Subject.Contact = &triage.Contact{Preference: pref, Phone: get(fieldPhone), Email: get(fieldEmail)}
+	}
 	for i := range f.Items {
 		it := &f.Items[i]
 		v := get("answers." + it.ID)
@@ -490,6 +503,12 @@ func answerErrors(err error) []fieldError {
 			fe.ID, fe.Message = fieldAddress, "Address "+p.Reason
 		case p.Field == "subject.postcode":
 			fe.ID, fe.Message = fieldPostcode, "Postcode "+p.Reason
+		case p.Field == "subject.contact.preference":
+			fe.ID, fe.Message = fieldContact+"-sms", "How to send the appointment letter "+p.Reason
+		case p.Field == "subject.contact.phone":
+			fe.ID, fe.Message = fieldPhone, "Mobile phone number "+p.Reason
+		case p.Field == "subject.contact.email":
+			fe.ID, fe.Message = fieldEmail, "Email address "+p.Reason
 		default:
 			fe.Message = p.Field + " " + p.Reason
 		}
@@ -513,13 +532,19 @@ func inFormOrder(f *triage.Form, errs []fieldError) []fieldError {
 			return 3
 		case "subject.postcode":
 			return 4
+		case "subject.contact.preference":
+			return 5
+		case "subject.contact.phone":
+			return 6
+		case "subject.contact.email":
+			return 7
 		case "":
 			return -1
 		}
 		if i, ok := f.ItemIndex(strings.TrimPrefix(field, "answers.")); ok {
-			return 5 + i
+			return 8 + i
 		}
-		return 5 + len(f.Items)
+		return 8 + len(f.Items)
 	}
 	out := slices.Clone(errs)
 	for i := range out {

@@ -365,17 +365,24 @@ func TestNameAndAddressStayWithCarers(t *testing.T) {
 		e.user(t, "carol", "central", "", identity.Clinician)
 		e.user(t, "ana", "", "", identity.Analyst)
 		carol := e.signIn(t, "carol")
-		personal := []string{"Ottoline", "Quarrendon", "Wyvern", "Pellinore"}
+		personal := []string{"Ottoline", "Quarrendon", "Wyvern", "Pellinore", "900813", "zephyrine", "900461", "marchpane"}
 
 		// A refused form, then an accepted one, through the page.
 		_, form := carol.get("/assessments/new/mental-health")
 		key := idempotencyInPage.FindStringSubmatch(form)[1]
 		bad := mentalHealthAnswers(key)
 		bad.Del("answers.phq9_1")
-		if resp, _ := carol.post("/assessments/new/mental-health", bad); resp.StatusCode != http.StatusUnprocessableEntity {
-			t.Fatalf("form without an answer: %d", resp.StatusCode)
+		bad.Set("contact_preference", "email")
+		bad.Set("contact_email", "zephyrine at example.org")
+		if resp, page := carol.post("/assessments/new/mental-health", bad); resp.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(page, `href="#contact_email"`) || !strings.Contains(page, "Email address must not contain spaces") {
+			t.Fatalf("form without an answer and a bad email address: %d, want 422 with the email in the error summary", resp.StatusCode)
 		}
-		resp, _ := carol.post("/assessments/new/mental-health", mentalHealthAnswers(key))
+		good := mentalHealthAnswers(key)
+		good.Set("contact_preference", "sms")
+		good.Set("contact_phone", "07700 900813")
+		good.Set("contact_email", "zephyrine@example.org")
+		resp, _ := carol.post("/assessments/new/mental-health", good)
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("form: %d", resp.StatusCode)
 		}
@@ -390,9 +397,13 @@ func TestNameAndAddressStayWithCarers(t *testing.T) {
 		if err := json.Unmarshal(d.Input, &in); err != nil || in.Subject.Name != testPersonName || in.Subject.Address != "Flat 2, Wyvern Court\r\n14 Pellinore Road" {
 			t.Errorf("the stored input lacks the name or the address (%v): %s", err, d.Input)
 		}
+		if c := in.Subject.Contact; c == nil || *c != (triage.Contact{Preference: "sms", Phone: "07700 900813", Email: "zephyrine@example.org"}) {
+			t.Errorf("the stored input lacks the contact preference: %s", d.Input)
+		}
 		// Through the API, a PHQ-9 total of 9 that the candidate v2 moves, and a refused name.
 		nine := strings.Replace(strings.Replace(assessment, `"phq9_1":2`, `"phq9_1":1`, 1),
-			`"subject":{"ref":"s-1","age":34}`, `"subject":{"ref":"9434765919","name":"Ottoline Quarrendon","address":"14 Pellinore Road","postcode":"NG7 2RD"}`, 1)
+			`"subject":{"ref":"s-1","age":34}`, `"subject":{"ref":"9434765919","name":"Ottoline Quarrendon","address":"14 Pellinore Road","postcode":"NG7 2RD",`+
+				`"contact":{"preference":"email","phone":"+44 7700 900461","email":"marchpane@example.org"}}`, 1)
 		if resp, b := do(t, "POST", e.URL+"/v1/assessments", nine, nil); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("POST: %d %s", resp.StatusCode, b)
 		}
@@ -400,6 +411,11 @@ func TestNameAndAddressStayWithCarers(t *testing.T) {
 		if resp, b := do(t, "POST", e.URL+"/v1/assessments", tooLong, nil); resp.StatusCode != http.StatusUnprocessableEntity ||
 			!strings.Contains(string(b), "subject.name") || strings.Contains(string(b), "Quarrendon") {
 			t.Errorf("a name too long: %d %s, want 422 naming the field and not the name", resp.StatusCode, b)
+		}
+		badPhone := strings.Replace(nine, `"+44 7700 900461"`, `"+44 7700 900461 x2"`, 1)
+		if resp, b := do(t, "POST", e.URL+"/v1/assessments", badPhone, nil); resp.StatusCode != http.StatusUnprocessableEntity ||
+			!strings.Contains(string(b), "subject.contact.phone") || strings.Contains(string(b), "900461") {
+			t.Errorf("a bad phone number: %d %s, want 422 naming the field and not the number", resp.StatusCode, b)
 		}
 
 		outputs := map[string]string{}

@@ -89,7 +89,61 @@ type fhirPatient struct {
 	Name              []fhirHumanName  `json:"name"`
 	BirthDate         string           `json:"birthDate"`
 	Address           []fhirAddress    `json:"address"`
+	Telecom           []fhirTelecom    `json:"telecom"`
 	Extension         []fhirExtension  `json:"extension"`
+}
+
+// fhirTelecom is a Patient's ContactPoint: a phone number or email address, rank 1 the preferred.
+type fhirTelecom struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+	Use    string `json:"use"`
+	Rank   int    `json:"rank"`
+}
+
+// fhirContact is the subject's contact from a Patient's telecom: the first phone and the first
+// email (or the rank 1 one), and the preference the telecom of rank 1 states (sms for a phone,
+// email for an email); without one, a letter when there is an address to send it to. A Patient
+// without telecom states no preference, so its subject has no contact, as a native one without.
+func fhirContact(telecom []fhirTelecom, s *Subject) *Contact {
+	if len(telecom) == 0 {
+		return nil
+	}
+	var c Contact
+	for _, t := range telecom {
+		v := strings.TrimSpace(t.Value)
+		if v == "" {
+			continue
+		}
+		var pref string
+		switch t.System {
+		case "phone", "sms":
+			if c.Phone == "" {
+				c.Phone = v
+			}
+			pref = PreferSMS
+		case "email":
+			if c.Email == "" {
+				c.Email = v
+			}
+			pref = PreferEmail
+		}
+		if t.Rank == 1 && pref != "" && c.Preference == "" {
+			c.Preference = pref
+			if pref == PreferSMS {
+				c.Phone = v
+			} else {
+				c.Email = v
+			}
+		}
+	}
+	if c.Preference == "" {
+		if strings.TrimSpace(s.Address) == "" && strings.TrimSpace(s.Postcode) == "" {
+			return nil
+		}
+		c.Preference = PreferLetter
+	}
+	return &c
 }
 
 // fhirHumanName is a Patient's name: its text when given, else the given names and the family name.
@@ -284,6 +338,7 @@ func fhirSubject(r *fhirResponse, sub *Submission, problems *problemList) {
 			sub.Subject.Postcode = p.Address[0].PostalCode
 			exts = append(exts[:len(exts):len(exts)], p.Address[0].Extension...)
 		}
+		sub.Subject.Contact = fhirContact(p.Telecom, &sub.Subject)
 		for _, e := range exts {
 			if e.URL != geolocationURL {
 				continue

@@ -2,8 +2,9 @@ package triage
 
 import "github.com/carepath/carepath/internal/jsonscan"
 
-// ScanSubject reads a native subject object (ref, name, address, birth_date, age, postcode, location), each key
-// at most once; it declines anything else so the caller can take the full decoder.
+// ScanSubject reads a native subject object (ref, name, address, birth_date, age, postcode,
+// location, contact), each key at most once; it declines anything else so the caller can take the
+// full decoder.
 func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 	var seen uint16
 	return s.Object(func(key []byte) bool {
@@ -29,6 +30,28 @@ func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 			}
 		case "postcode":
 			bit, ok = 8, s.StrTo(&sub.Postcode)
+		case "contact":
+			bit = 128
+			var c Contact
+			var got uint8
+			ok = s.Object(func(k []byte) bool {
+				var ok bool
+				var bit uint8
+				switch string(k) {
+				case "preference":
+					bit, ok = 1, s.StrTo(&c.Preference)
+				case "phone":
+					bit, ok = 2, s.StrTo(&c.Phone)
+				case "email":
+					bit, ok = 4, s.StrTo(&c.Email)
+				}
+				if !ok || got&bit != 0 {
+					return false
+				}
+				got |= bit
+				return true
+			})
+			sub.Contact = &c
 		case "location":
 			bit = 16
 			var loc Location

@@ -41,7 +41,24 @@ type Subject struct {
 	Age       *int      `json:"age,omitempty"`
 	Location  *Location `json:"location,omitempty"`
 	Postcode  string    `json:"postcode,omitempty"`
+	Contact   *Contact  `json:"contact,omitempty"`
 }
+
+// Contact is how the person asked to be sent their appointment: like the name and address, it is
+// for the people who contact them and never reaches rules or analysts.
+type Contact struct {
+	Preference string `json:"preference"` // one of the Preference constants
+	Phone      string `json:"phone,omitempty"`
+	Email      string `json:"email,omitempty"`
+}
+
+// The ways a person may ask to be sent their appointment; PreferNone asks for nothing to be sent.
+const (
+	PreferSMS    = "sms"
+	PreferEmail  = "email"
+	PreferLetter = "letter"
+	PreferNone   = "none"
+)
 
 // Longest name and address accepted, in characters: room for any real one, not for a document.
 const (
@@ -336,6 +353,22 @@ func (f *Form) Canonical(sub *Submission, values []rules.Value) ([]byte, error) 
 		b = append(b, `"birth_date":`...)
 		b = appendJSONString(b, s.BirthDate)
 		b = append(b, ',')
+	}
+	if c := s.Contact; c != nil {
+		b = append(b, `"contact":{`...)
+		if e := strings.TrimSpace(c.Email); e != "" {
+			b = append(b, `"email":`...)
+			b = appendJSONString(b, e)
+			b = append(b, ',')
+		}
+		if p := strings.TrimSpace(c.Phone); p != "" {
+			b = append(b, `"phone":`...)
+			b = appendJSONString(b, p)
+			b = append(b, ',')
+		}
+		b = append(b, `"preference":`...)
+		b = appendJSONString(b, c.Preference)
+		b = append(b, "},"...)
 	}
 	if loc := s.Location; loc != nil {
 		var err error

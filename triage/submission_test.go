@@ -251,6 +251,8 @@ func FuzzParseNative(f *testing.F) {
 	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","birth_date":"2000-02-29"},"authored":"0001-01-01T00:30:00+01:00","answers":{}}`))
 	f.Add([]byte(`{"form":"mental-health","answers":{"gad7_1":1e400,"gad7_2":2.5,"gad7_3":[1]}}`))
 	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","name":" Jane\u0007 ","address":"1 Row\nLeeds","NAME":"x"},"answers":{}}`))
+	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","contact":{"preference":"sms","phone":"+44 7700 900123","email":" a@b.example "}},"answers":{"phq9_1":1}}`))
+	f.Add([]byte(`{"form":"mental-health","subject":{"ref":"p","contact":{"preference":"letter","Phone":"1"},"postcode":" "},"answers":{}}`))
 	form := demoForm(f, "mental-health")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkParseAndValidate(t, form, data)

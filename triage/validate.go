@@ -156,6 +156,7 @@ func (f *Form) validateSubject(sub *Submission, problems *problemList) {
 			problems.add(t.field, "must be at most "+strconv.Itoa(t.max)+" characters")
 		}
 	}
+	validateContact(s, problems)
 	if s.Age != nil && (*s.Age < 0 || *s.Age > 150) {
 		problems.add("subject.age", "must be between 0 and 150, got "+strconv.Itoa(*s.Age))
 	}
@@ -167,6 +168,76 @@ func (f *Form) validateSubject(sub *Submission, problems *problemList) {
 			problems.add("subject.location.lon", "must be between -180 and 180")
 		}
 	}
+}
+
+// MaxEmailChars is the longest email address accepted, as RFC 5321 bounds a path.
+const MaxEmailChars = 254
+
+// validateContact checks the stated preference and the details it needs. Like those for the name
+// and address, the reasons never quote a phone number or an email address.
+func validateContact(s *Subject, problems *problemList) {
+	c := s.Contact
+	if c == nil {
+		return
+	}
+	phone, email := strings.TrimSpace(c.Phone), strings.TrimSpace(c.Email)
+	if phone != "" && !ukPhone(phone) {
+		problems.add("subject.contact.phone", "must be a phone number of 10 to 15 digits, with spaces and a leading + allowed")
+	}
+	if email != "" {
+		if reason := emailProblem(email); reason != "" {
+			problems.add("subject.contact.email", reason)
+		}
+	}
+	switch c.Preference {
+	case PreferSMS:
+		if phone == "" {
+			problems.add("subject.contact.phone", "is required when the preference is sms")
+		}
+	case PreferEmail:
+		if email == "" {
+			problems.add("subject.contact.email", "is required when the preference is email")
+		}
+	case PreferLetter:
+		if strings.TrimSpace(s.Address) == "" && strings.TrimSpace(s.Postcode) == "" {
+			problems.add("subject.contact.preference", "is letter, which needs subject.address or subject.postcode")
+		}
+	case PreferNone:
+	case "":
+		problems.add("subject.contact.preference", "is required: sms, email, letter or none")
+	default:
+		problems.add("subject.contact.preference", "must be sms, email, letter or none, got "+strconv.Quote(c.Preference))
+	}
+}
+
+// ukPhone accepts digits and spaces with an optional leading +, 10 to 15 digits in all, which
+// covers UK numbers written nationally (07700 900123) and internationally (+44 7700 900123).
+func ukPhone(p string) bool {
+	digits := 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == ' ':
+		case c == '+' && i == 0:
+		default:
+			return false
+		}
+	}
+	return digits >= 10 && digits <= 15
+}
+
+// emailProblem is why e is not an email address Notify could send to, or "".
+func emailProblem(e string) string {
+	switch local, domain, _ := strings.Cut(e, "@"); {
+	case len(e) > MaxEmailChars:
+		return "must be at most " + strconv.Itoa(MaxEmailChars) + " characters"
+	case !storableText(e) || strings.ContainsFunc(e, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+		return "must not contain spaces or control characters"
+	case strings.Count(e, "@") != 1 || local == "" || domain == "":
+		return "must be an email address with one @ between the name and the domain"
+	}
+	return ""
 }
 
 // isControl is a control character other than the line breaks an address may carry.
