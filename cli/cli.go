@@ -82,6 +82,7 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.usersCommand(),
 			c.teamsCommand(),
 			c.tokensCommand(),
+			c.loadtestCommand(),
 			c.versionCommand(),
 			c.completionCommand(),
 		},

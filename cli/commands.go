@@ -187,6 +187,7 @@ func (c *commands) serveCommand() *cli.Command {
 				return err
 			}
 			api.TileURL = cfg.Server.TileURL // Listen admits its origin in the pages' image policy
+			api.DecideRate, api.DecideBurst, api.AccessLogEvery = cfg.Server.DecideRate, cfg.Server.DecideBurst, cfg.Log.AccessLogEvery()
 			if err := c.configureServer(ctx.Context, cfg, api); err != nil {
 				return err
 			}

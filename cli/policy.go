@@ -82,6 +82,7 @@ var offlineCommands = map[string]bool{
 	"config show":       true, // the settings, with secrets masked
 	"version":           true,
 	"completion":        true,
+	"loadtest":          true, // sends HTTP requests to a server; never opens the database
 }
 
 // commandPath is a command's full name without the program's: "rules shadow start".

@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -75,6 +76,10 @@ type Server struct {
 	// TileURL is the council's own slippy-map tile server, drawn under the practitioner's map: a
 	// path on this site or an https URL, with {z}, {x} and {y} in it; empty draws no tiles.
 	TileURL string `yaml:"tile_url"`
+	// DecideRate and DecideBurst limit POST /v1/decide per account: requests a second on
+	// average, and at once.
+	DecideRate  float64 `yaml:"decide_rate"`
+	DecideBurst int     `yaml:"decide_burst"`
 }
 
 // TLS reports whether the server terminates TLS itself.
@@ -169,6 +174,18 @@ type Routing struct {
 type Log struct {
 	// Level is debug, info, warn or error.
 	Level string `yaml:"level"`
+	// AccessSample is the share of requests written to the access log, 0 to 1; errors and slow
+	// requests are logged whatever it is.
+	AccessSample float64 `yaml:"access_sample"`
+}
+
+// AccessLogEvery turns AccessSample into the server's counter: log one request in every n, and
+// none when n is negative.
+func (l Log) AccessLogEvery() int64 {
+	if l.AccessSample <= 0 {
+		return -1
+	}
+	return max(1, int64(math.Round(1/l.AccessSample)))
 }
 
 // SlogLevel returns the level as slog's; call it on a validated configuration.
@@ -261,13 +278,15 @@ func Default() Config {
 			MaxHeaderBytes:    64 << 10,
 			MaxConnections:    512,
 			ShutdownTimeout:   20 * time.Second,
+			DecideRate:        50,
+			DecideBurst:       100,
 		},
 		Auth: Auth{
 			SessionIdleTimeout:     identity.DefaultIdleTimeout,
 			SessionAbsoluteTimeout: identity.DefaultAbsoluteTimeout,
 			OIDC:                   OIDC{RolesClaim: "roles"},
 		},
-		Log: Log{Level: "info"},
+		Log: Log{Level: "info", AccessSample: 1},
 		Outbox: Outbox{Deliver: true, BatchSize: 100, Senders: 16, BackoffBase: 5 * time.Second, BackoffMax: time.Hour,
 			MaxAttempts: 12, Timeout: 10 * time.Second, Lease: time.Minute, Poll: time.Second},
 		// The same default as routing.DefaultOSRMMaxTable, OSRM's own.
@@ -369,6 +388,9 @@ func (c Config) Validate() error {
 	default:
 		bad("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	}
+	if a := c.Log.AccessSample; !(a >= 0 && a <= 1) {
+		bad("log.access_sample", "%v: want 0 to 1, such as 0.1 to log one request in ten", a)
+	}
 	if o := c.Outbox; o.BatchSize < 1 || o.BatchSize > 1000 {
 		bad("outbox.batch_size", "%d: want 1 to 1000", o.BatchSize)
 	} else if o.Senders < 1 || o.MaxAttempts < 1 {
@@ -445,6 +467,12 @@ func (s Server) Validate() error {
 	}
 	if s.MaxConnections < 1 {
 		bad("max_connections", "%d: want at least 1", s.MaxConnections)
+	}
+	if !(s.DecideRate > 0 && s.DecideRate <= 1e6) {
+		bad("decide_rate", "%v: want a positive number of requests a second, at most 1000000", s.DecideRate)
+	}
+	if s.DecideBurst < 1 {
+		bad("decide_burst", "%d: want at least 1", s.DecideBurst)
 	}
 	if s.TileURL != "" {
 		if _, err := tileOrigin(s.TileURL); err != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -289,6 +290,12 @@ func setText(fv reflect.Value, s string) error {
 			return fmt.Errorf("%q: want a whole number", s)
 		}
 		fv.SetInt(int64(n))
+	case fv.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q: want a number such as 0.5", s)
+		}
+		fv.SetFloat(f)
 	default:
 		return fmt.Errorf("unsupported setting type %s", fv.Type())
 	}
@@ -408,6 +415,12 @@ func renderValue(v reflect.Value) *yaml.Node {
 		return scalar("!!bool", strconv.FormatBool(v.Bool()))
 	case v.Kind() == reflect.Int:
 		return scalar("!!int", strconv.FormatInt(v.Int(), 10))
+	case v.Kind() == reflect.Float64:
+		// A whole number is written as one (50, not 50.0), tagged so the file shows no tag.
+		if f := v.Float(); f == math.Trunc(f) && math.Abs(f) < 1e15 {
+			return scalar("!!int", strconv.FormatFloat(f, 'f', -1, 64))
+		}
+		return scalar("!!float", strconv.FormatFloat(v.Float(), 'g', -1, 64))
 	default:
 		return scalar("!!str", v.String())
 	}

@@ -166,7 +166,7 @@ func TestPolicyOfficerWorkbench(t *testing.T) {
 			t.Errorf("active after activation: %d %v, want 4", n, err)
 		}
 		resp, b := do(t, "GET", e.URL+"/v1/rulesets", "", e.bearer("bob"))
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"version": 4`) {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"version":4`) {
 			t.Fatalf("GET /v1/rulesets: %d %s", resp.StatusCode, b)
 		}
 		var list struct {

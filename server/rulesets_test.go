@@ -32,18 +32,18 @@ func TestRuleSetGovernanceAPI(t *testing.T) {
 		}{
 			{"POST", "/v1/rulesets", string(src), nobody, http.StatusUnauthorized, "sign in"},
 			// The demo ships mh-triage versions 1 to 3, so a new draft takes version 4.
-			{"POST", "/v1/rulesets", string(src), alice, http.StatusCreated, `"version": 4`},
+			{"POST", "/v1/rulesets", string(src), alice, http.StatusCreated, `"version":4`},
 			{"GET", "/v1/rulesets/mh-triage/versions/4?format=yaml", "", nil, http.StatusOK, "version: 4"},
 			{"POST", "/v1/rulesets/mh-triage/versions/4/submit", "", alice, http.StatusOK, `"in_review"`},
 			{"POST", "/v1/rulesets/mh-triage/versions/4/approve", `{"comment": "mine"}`, alice, http.StatusForbidden, "cannot approve"},
 			{"POST", "/v1/rulesets/mh-triage/versions/4/approve", `{"comment": "checked"}`, bob, http.StatusOK, `"approved"`},
 			{"PUT", "/v1/rulesets/mh-triage/versions/4", string(src), alice, http.StatusConflict, "only drafts change"},
 			{"GET", "/v1/rulesets/mh-triage/diff?from=1&to=4", "", nil, http.StatusOK, `"params.phq9_caseness"`},
-			{"GET", "/v1/rulesets/mh-triage/versions/4/tests", "", nil, http.StatusOK, `"passed": true`},
-			{"POST", "/v1/rulesets/mh-triage/shadow", `{"version": 4}`, bob, http.StatusCreated, `"version": 4`},
-			{"DELETE", "/v1/rulesets/mh-triage/shadow", "", bob, http.StatusOK, `"stopped_by": "`},
+			{"GET", "/v1/rulesets/mh-triage/versions/4/tests", "", nil, http.StatusOK, `"passed":true`},
+			{"POST", "/v1/rulesets/mh-triage/shadow", `{"version": 4}`, bob, http.StatusCreated, `"version":4`},
+			{"DELETE", "/v1/rulesets/mh-triage/shadow", "", bob, http.StatusOK, `"stopped_by":"`},
 			{"POST", "/v1/rulesets/mh-triage/versions/4/activate", `{"reason": "go"}`, bob, http.StatusOK, `"active"`},
-			{"GET", "/v1/rulesets/mh-triage/history", "", nil, http.StatusOK, `"actor_name": "bob (test)"`},
+			{"GET", "/v1/rulesets/mh-triage/history", "", nil, http.StatusOK, `"actor_name":"bob (test)"`},
 		}
 		for _, s := range steps {
 			resp, body := do(t, s.method, srv.URL+s.path, s.body, s.header)

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/carepath/carepath/audit"
@@ -64,7 +67,17 @@ type Server struct {
 	// Engine.Publish.
 	Events *outbox.Publisher
 
+	// DecideRate and DecideBurst limit POST /v1/decide per principal with a token bucket: rate
+	// requests a second, up to burst at once (DefaultDecideRate and DefaultDecideBurst when zero).
+	DecideRate  float64
+	DecideBurst int
+	// AccessLogEvery logs one in every N requests that succeed within a second; 0 and 1 log every
+	// one and a negative value none. Errors and slow requests are always logged.
+	AccessLogEvery int64
+
 	routes      []Route
+	decideLimit *tokenBuckets
+	accessCount atomic.Int64
 	signinLimit *throttle
 	catalogue   pageCatalogue // what pages look up on every request, kept between them
 }
@@ -76,8 +89,10 @@ func (s *Server) Handler() http.Handler {
 	if s.signinLimit == nil {
 		s.signinLimit = newThrottle(10, time.Minute)
 	}
+	s.decideLimit = newTokenBuckets(s.DecideRate, s.DecideBurst)
 	s.handle(mux, "POST /v1/assessments", identity.SubmitAssessment, s.jsonBody(s.postAssessment))
 	s.handle(mux, "GET /v1/assessments/{id}", identity.ReadDecision, s.getAssessment)
+	s.handle(mux, "POST /v1/decide", identity.SubmitAssessment, s.jsonBody(s.postDecide))
 	s.handle(mux, "GET /v1/forms", identity.SignedIn, s.listForms)
 	s.handle(mux, "GET /v1/forms/{id}", identity.SignedIn, s.getForm)
 	s.handle(mux, "GET /v1/forms/{id}/questionnaire", identity.SignedIn, s.getQuestionnaire)
@@ -106,7 +121,11 @@ func (s *Server) Handler() http.Handler {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	indent bool // the client asked for indented JSON
 }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
@@ -116,24 +135,76 @@ func (r *statusRecorder) WriteHeader(code int) {
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK, indent: wantsIndent(r)}
 		ri := &requestInfo{id: newRequestID(r)}
 		w.Header().Set(requestIDHeader, ri.id)
 		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, ri))
 		next.ServeHTTP(rec, r)
 		took := time.Since(start)
 		s.Metrics.observe(r.Pattern, rec.status, took)
+		if !s.logged(rec.status, took) {
+			return
+		}
 		// Paths hold record ids, never personal data; query strings are left out because they may.
 		s.Logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", took,
 			"user", ri.principal.String(), "request_id", ri.id)
 	})
 }
 
+// logged samples the access log: every error and every request slower than a second, and one
+// in AccessLogEvery of the rest, counted rather than drawn at random so that a test can tell.
+func (s *Server) logged(status int, took time.Duration) bool {
+	if status >= 400 || took > time.Second || s.AccessLogEvery == 0 || s.AccessLogEvery == 1 {
+		return true
+	}
+	if s.AccessLogEvery < 0 {
+		return false
+	}
+	return s.accessCount.Add(1)%s.AccessLogEvery == 1%s.AccessLogEvery
+}
+
+// wantsIndent reports whether the client asked for indented JSON, with ?pretty=1 (or true) or an
+// indent parameter on an Accept media range (Accept: application/json; indent=2); compact JSON is
+// the default, as machines read it.
+func wantsIndent(r *http.Request) bool {
+	if r.URL.RawQuery != "" {
+		if v := r.URL.Query().Get("pretty"); v == "1" || v == "true" {
+			return true
+		}
+	}
+	for _, accept := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(accept, ",") {
+			if _, params, err := mime.ParseMediaType(part); err == nil {
+				if _, ok := params["indent"]; ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// indented reports whether the request w answers asked for indented JSON.
+func indented(w http.ResponseWriter) bool {
+	for {
+		switch rw := w.(type) {
+		case *statusRecorder:
+			return rw.indent
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = rw.Unwrap()
+		default:
+			return false
+		}
+	}
+}
+
 func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if indented(w) {
+		enc.SetIndent("", "  ")
+	}
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		s.Logger.Debug("unable to write response", "error", err)
