@@ -138,14 +138,21 @@ func Replay(ctx context.Context, db *database.DB, since time.Time, subscription 
 	return int(n), err
 }
 
-// Depth counts deliveries waiting to be sent and dead-lettered ones, for the queue-depth metric.
+// Depth counts deliveries waiting to be sent (an event not yet fanned out counting as one) and
+// dead-lettered ones, for the queue-depth metric and for waiting until the queue is empty.
 func Depth(ctx context.Context, db *database.DB) (pending, dead int, err error) {
 	err = db.QueryRowContext(ctx, `SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) FROM outbox_deliveries WHERE status <> 'delivered'`).Scan(&pending, &dead)
 	if err != nil {
-		err = fmt.Errorf("outbox: unable to count deliveries: %w", err)
+		return 0, 0, fmt.Errorf("outbox: unable to count deliveries: %w", err)
 	}
-	return pending, dead, err
+	// An event not yet fanned out has no delivery rows yet, but is still waiting to go out: each
+	// counts as one pending, so that a queue that looks empty is empty.
+	var unfanned int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_events e WHERE NOT (`+fannedOut(db.Dialect)+`)`).Scan(&unfanned); err != nil {
+		return 0, 0, fmt.Errorf("outbox: unable to count events not yet fanned out: %w", err)
+	}
+	return pending + unfanned, dead, nil
 }
 
 // fannedOut is the condition on outbox_events e that its deliveries have been queued.

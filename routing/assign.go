@@ -178,29 +178,8 @@ func Assign(ctx context.Context, req Request) (Assignment, error) {
 	survivors := make([]candidate, 0, 64)
 	for i := range req.Practitioners {
 		p := &req.Practitioners[i]
-		rank := -1
-		for r, sid := range req.CandidateServiceIDs {
-			if has(p.ServiceIDs, sid) {
-				rank = r
-				break
-			}
-		}
-		if rank < 0 {
-			out.Removed.NotInService++
-			continue
-		}
-		lacking := ""
-		for _, sk := range req.RequiredSkills {
-			if !has(p.Skills, sk) {
-				lacking = sk
-				break
-			}
-		}
-		if lacking != "" {
-			if out.Removed.LackSkill == nil {
-				out.Removed.LackSkill = make(map[string]int)
-			}
-			out.Removed.LackSkill[lacking]++
+		rank, ok := serves(req.CandidateServiceIDs, req.RequiredSkills, p, &out.Removed)
+		if !ok {
 			continue
 		}
 		survivors = append(survivors, candidate{p: p, rank: rank, cont: req.LastPractitionerID != "" && p.ID == req.LastPractitionerID})
@@ -458,4 +437,31 @@ func explain(g grid, w Weights, best, second *candidate, sid string, a Assignmen
 	}
 	b.WriteString(".")
 	return b.String()
+}
+
+// serves reports whether p belongs to one of the candidate services, and has every required
+// skill, with the rank of its best service; when not, it counts why in removed. These are the
+// cheap filters, string compares on short lists, run before any travel is measured.
+func serves(services, skills []string, p *Practitioner, removed *Removed) (rank int, ok bool) {
+	rank = -1
+	for r, sid := range services {
+		if has(p.ServiceIDs, sid) {
+			rank = r
+			break
+		}
+	}
+	if rank < 0 {
+		removed.NotInService++
+		return -1, false
+	}
+	for _, sk := range skills {
+		if !has(p.Skills, sk) {
+			if removed.LackSkill == nil {
+				removed.LackSkill = make(map[string]int)
+			}
+			removed.LackSkill[sk]++
+			return -1, false
+		}
+	}
+	return rank, true
 }

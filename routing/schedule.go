@@ -120,29 +120,8 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 	var survivors []survivor
 	for i := range req.Practitioners {
 		p := &req.Practitioners[i]
-		rank := -1
-		for r, sid := range req.CandidateServiceIDs {
-			if has(p.ServiceIDs, sid) {
-				rank = r
-				break
-			}
-		}
-		if rank < 0 {
-			out.Removed.NotInService++
-			continue
-		}
-		lacking := ""
-		for _, sk := range req.RequiredSkills {
-			if !has(p.Skills, sk) {
-				lacking = sk
-				break
-			}
-		}
-		if lacking != "" {
-			if out.Removed.LackSkill == nil {
-				out.Removed.LackSkill = make(map[string]int)
-			}
-			out.Removed.LackSkill[lacking]++
+		rank, ok := serves(req.CandidateServiceIDs, req.RequiredSkills, p, &out.Removed)
+		if !ok {
 			continue
 		}
 		survivors = append(survivors, survivor{p, rank})
