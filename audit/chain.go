@@ -43,7 +43,7 @@ type head struct {
 func lockHead(ctx context.Context, tx *database.Tx, chain string) (head, error) {
 	q := `SELECT start_seq, seq, hash, sealed_to FROM audit_chains WHERE chain = ?`
 	if tx.Dialect == database.Postgres {
-		q = `SELECT start_seq, seq, hash, sealed_to FROM audit_chains WHERE chain = $1 FOR UPDATE`
+		q += ` FOR UPDATE`
 	}
 	var h head
 	err := tx.QueryRowPrepared(ctx, q, chain).Scan(&h.Start, &h.Seq, &h.Hash, &h.SealedTo)
@@ -56,11 +56,7 @@ func lockHead(ctx context.Context, tx *database.Tx, chain string) (head, error) 
 }
 
 func moveHead(ctx context.Context, tx *database.Tx, chain string, seq int64, hash string) error {
-	q := `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`
-	if tx.Dialect == database.Postgres {
-		q = `UPDATE audit_chains SET seq = $1, hash = $2 WHERE chain = $3`
-	}
-	if _, err := tx.ExecPrepared(ctx, q, seq, hash, chain); err != nil {
+	if _, err := tx.ExecPrepared(ctx, `UPDATE audit_chains SET seq = ?, hash = ? WHERE chain = ?`, seq, hash, chain); err != nil {
 		return fmt.Errorf("audit: unable to move the head of the %s chain to row %d: %w", chain, seq, err)
 	}
 	return nil

@@ -141,7 +141,9 @@ func insertLinks(ctx context.Context, tx *database.Tx, links []any) error {
 		n := min(len(links)/4, linksPerStatement)
 		q := `INSERT INTO access_audit_links (chain_seq, row_seq, prev_hash, hash) VALUES ` +
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ")
-		if _, err := tx.ExecPrepared(ctx, tx.Rebind(q), links[:4*n]...); err != nil {
+		// Not ExecPrepared: the statement's text varies with the batch, and sealing is off the
+		// request path; a prepared statement per batch size would only fill the pool's cache.
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), links[:4*n]...); err != nil {
 			return fmt.Errorf("audit: unable to link access rows %v to %v into the chain: %w", links[1], links[4*n-3], err)
 		}
 		links = links[4*n:]
@@ -179,7 +181,7 @@ func insertPairs(ctx context.Context, tx *database.Tx, table string, pairs []any
 	for len(pairs) > 0 {
 		n := min(len(pairs)/2, 2*linksPerStatement)
 		q := `INSERT INTO ` + table + ` VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-		if _, err := tx.ExecPrepared(ctx, tx.Rebind(q), pairs[:2*n]...); err != nil {
+		if _, err := tx.ExecContext(ctx, tx.Rebind(q), pairs[:2*n]...); err != nil {
 			return err
 		}
 		pairs = pairs[2*n:]
@@ -266,8 +268,9 @@ func (s *Sealer) sealMark(ctx context.Context, tx *database.Tx, mark, limit int6
 			if now.Sub(seen) < grace {
 				break
 			}
-			delete(s.gaps, mark+1)
 		}
+		// The number is passed, whether it arrived late or is given up on: forget the gap.
+		delete(s.gaps, mark+1)
 		mark = seq
 	}
 	return mark, rows.Err()

@@ -153,8 +153,8 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	return nil
 }
 
-// prepared returns query prepared for the pool, or nil the first time, when it starts preparing
-// it in the background. Hot statements go through it so that SQLite parses them once per
+// prepared returns query, in ?-placeholders, rebound to the backend's own and prepared for the
+// pool, or nil the first time, when it starts preparing it in the background. Hot statements go through it so that SQLite parses them once per
 // connection, not once per call, and PostgreSQL binds and executes them in one round trip
 // instead of parsing first. It never waits for a connection itself: a transaction that asked for
 // one while holding SQLite's write lock, with every other connection waiting for that lock,
@@ -167,7 +167,7 @@ func (db *DB) prepared(query string) *sql.Stmt {
 		return nil
 	}
 	go func() {
-		st, err := db.DB.PrepareContext(context.Background(), query)
+		st, err := db.DB.PrepareContext(context.Background(), db.Rebind(query))
 		if err != nil {
 			// Running unprepared reports the error to the caller; try again next time.
 			db.preparing.Delete(query)

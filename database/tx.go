@@ -76,21 +76,22 @@ func (t *Tx) Rebind(query string) string {
 
 // ExecPrepared runs a statement that returns no rows as ExecContext does, through a statement
 // prepared once for the pool: for statements every request runs, where parsing would cost more
-// than running. query must already be in the backend's placeholders.
+// than running. query is in ?-placeholders, rebound once when it is prepared; a query already
+// in the backend's own placeholders is used as it is.
 func (t *Tx) ExecPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st := t.db.prepared(query)
 	if st == nil {
-		return t.tx.ExecContext(ctx, query, args...)
+		return t.tx.ExecContext(ctx, t.tx.Rebind(query), args...)
 	}
 	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 // QueryRowPrepared runs a query expected to return at most one row, as QueryRowContext does,
-// through a statement prepared once for the pool.
+// through a statement prepared once for the pool; query is in ?-placeholders, as for ExecPrepared.
 func (t *Tx) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
 	st := t.db.prepared(query)
 	if st == nil {
-		return t.tx.QueryRowContext(ctx, query, args...)
+		return t.tx.QueryRowContext(ctx, t.tx.Rebind(query), args...)
 	}
 	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }

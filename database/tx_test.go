@@ -2,6 +2,8 @@ package database_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,52 @@ func TestQuerierOnPoolAndTx(t *testing.T) {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// TestPreparedStatements runs the same ?-placeholder statements many times on both backends:
+// the first calls run unprepared while the pool prepares them in the background, later ones run
+// prepared, and every call gives the same results. A transaction holding SQLite's write lock
+// must never wait on the preparing, with every connection of the pool busy.
+func TestPreparedStatements(t *testing.T) {
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		ctx := context.Background()
+		if _, err := db.ExecContext(ctx, `CREATE TABLE prepared_probe (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8*25)
+		for w := range 8 { // twice the SQLite pool
+			wg.Go(func() {
+				for i := range 25 {
+					errs <- db.InTx(ctx, func(tx *database.Tx) error {
+						k := fmt.Sprintf("k-%d-%d", w, i)
+						if _, err := tx.ExecPrepared(ctx, `INSERT INTO prepared_probe (k, v) VALUES (?, ?)`, k, i); err != nil {
+							return err
+						}
+						var v int
+						if err := tx.QueryRowPrepared(ctx, `SELECT v FROM prepared_probe WHERE k = ?`, k).Scan(&v); err != nil {
+							return err
+						}
+						if v != i {
+							return fmt.Errorf("%s: read %d back, want %d", k, v, i)
+						}
+						return nil
+					})
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM prepared_probe`); err != nil || n != 200 {
+			t.Fatalf("stored %d rows (%v), want 200", n, err)
 		}
 	})
 }

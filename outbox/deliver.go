@@ -401,8 +401,8 @@ func (d *Deliverer) complete(ctx context.Context, claims []claim, results []Resu
 	now := d.Now()
 	return d.DB.InTx(ctx, func(tx *database.Tx) error {
 		var delivered []any
-		q := tx.Rebind(`UPDATE outbox_deliveries SET status = ?, next_attempt_at = ?, last_error = ?
-			WHERE id = ? AND attempts = ? AND status = 'pending'`)
+		q := `UPDATE outbox_deliveries SET status = ?, next_attempt_at = ?, last_error = ?
+			WHERE id = ? AND attempts = ? AND status = 'pending'`
 		for i, r := range results {
 			c := &claims[i]
 			if r.Status == StatusDelivered {

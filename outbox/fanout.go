@@ -142,7 +142,7 @@ func (d *Deliverer) fanOut(ctx context.Context, tx *database.Tx, now time.Time) 
 // rows and is read only when there are new events, so it is not cached: a cache would need a
 // round trip to learn whether it is stale.
 func activeSubscriptions(ctx context.Context, tx *database.Tx) ([]fanSubscription, error) {
-	rows, err := tx.QueryContext(ctx, rebound(tx.Dialect, `SELECT id, events, format FROM outbox_subscriptions WHERE active = ? ORDER BY id`), true)
+	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT id, events, format FROM outbox_subscriptions WHERE active = ? ORDER BY id`), true)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: unable to read subscriptions: %w", err)
 	}

@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -95,33 +93,8 @@ func appendTx(ctx context.Context, tx *database.Tx, e *Event) error {
 	if e.ID == "" {
 		e.ID = uuid.Must(uuid.NewV7()).String()
 	}
-	if _, err := tx.ExecPrepared(ctx, rebound(tx.Dialect, appendQuery), e.ID, e.Type, e.Case, string(e.Payload), database.NewTime(e.CreatedAt)); err != nil {
+	if _, err := tx.ExecPrepared(ctx, appendQuery, e.ID, e.Type, e.Case, string(e.Payload), database.NewTime(e.CreatedAt)); err != nil {
 		return fmt.Errorf("outbox: unable to append %s event: %w", e.Type, err)
 	}
 	return nil
-}
-
-// postgresQueries holds hot statements with PostgreSQL's placeholders, made once each.
-var postgresQueries sync.Map
-
-// rebound returns query in the placeholders of dialect without rewriting it on every call.
-func rebound(dialect database.Dialect, query string) string {
-	if dialect != database.Postgres {
-		return query
-	}
-	if q, ok := postgresQueries.Load(query); ok {
-		return q.(string)
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	postgresQueries.Store(query, b.String())
-	return b.String()
 }

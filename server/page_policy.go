@@ -73,6 +73,19 @@ type versionState struct {
 }
 
 // ruleSetStates lists every stored version of one rule set (all when id is empty) with its state
+// ruleSetVersions is one stored rule set's versions with their states, or NotFound.
+func ruleSetVersions(ctx context.Context, g *governance.Service, id string, now time.Time) ([]versionState, error) {
+	states, err := ruleSetStates(ctx, g, id, now)
+	if err != nil {
+		return nil, err
+	}
+	list, ok := states[id]
+	if !ok {
+		return nil, failure.Errorf(failure.NotFound, "rule set %s is not stored", id)
+	}
+	return list, nil
+}
+
 // now, by rule set and version.
 func ruleSetStates(ctx context.Context, g *governance.Service, id string, now time.Time) (map[string][]versionState, error) {
 	versions, err := g.Rules.Versions(ctx)
@@ -246,14 +259,9 @@ type shadowRow struct {
 
 func (s *Server) rulesetPage(w http.ResponseWriter, r *http.Request, g *governance.Service) {
 	id := r.PathValue("id")
-	states, err := ruleSetStates(r.Context(), g, id, s.Engine.Now())
+	list, err := ruleSetVersions(r.Context(), g, id, s.Engine.Now())
 	if err != nil {
 		s.pageProblem(w, r, err)
-		return
-	}
-	list, ok := states[id]
-	if !ok {
-		s.pageProblem(w, r, failure.Errorf(failure.NotFound, "rule set %s is not stored", id))
 		return
 	}
 	h, err := g.Rules.History(r.Context(), id)
@@ -672,14 +680,9 @@ type sourceLine struct {
 
 func (s *Server) draftPage(w http.ResponseWriter, r *http.Request, g *governance.Service) {
 	id := r.PathValue("id")
-	states, err := ruleSetStates(r.Context(), g, id, s.Engine.Now())
+	list, err := ruleSetVersions(r.Context(), g, id, s.Engine.Now())
 	if err != nil {
 		s.pageProblem(w, r, err)
-		return
-	}
-	list, ok := states[id]
-	if !ok {
-		s.pageProblem(w, r, failure.Errorf(failure.NotFound, "rule set %s is not stored", id))
 		return
 	}
 	data := draftData{ID: id, Saved: true}
@@ -877,14 +880,9 @@ var changeWords = map[string]string{
 
 func (s *Server) diffPage(w http.ResponseWriter, r *http.Request, g *governance.Service) {
 	id := r.PathValue("id")
-	states, err := ruleSetStates(r.Context(), g, id, s.Engine.Now())
+	list, err := ruleSetVersions(r.Context(), g, id, s.Engine.Now())
 	if err != nil {
 		s.pageProblem(w, r, err)
-		return
-	}
-	list, ok := states[id]
-	if !ok {
-		s.pageProblem(w, r, failure.Errorf(failure.NotFound, "rule set %s is not stored", id))
 		return
 	}
 	data := diffData{ID: id, Versions: list, To: list[len(list)-1].Version.Version, From: list[0].Version.Version}

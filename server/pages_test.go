@@ -150,4 +150,40 @@ func TestSignInReturnsToThePage(t *testing.T) {
 			t.Errorf("next %q: redirect to %q, want %q", tc.next, got, tc.want)
 		}
 	}
+
+	databasetest.Each(t, func(t *testing.T, db *database.DB) {
+		e := startEnv(t, db)
+		e.user(t, "cora", "central", "", identity.Coordinator)
+		jar, _ := cookiejar.New(nil)
+		client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Get(e.URL + "/worklist?sort=due")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := readAll(t, resp)
+		m := csrfInPage.FindStringSubmatch(page)
+		if resp.StatusCode != http.StatusUnauthorized || m == nil || !strings.Contains(page, `name="next" value="/worklist?sort=due"`) {
+			t.Fatalf("anonymous GET /worklist: %d, want 401 with the sign-in form coming back to the page: %s", resp.StatusCode, page)
+		}
+		for _, tc := range []struct{ next, want string }{
+			{"/worklist?sort=due", "/worklist?sort=due"},
+			{"//evil.example/", "/"},
+		} {
+			// Each sign-in needs the form's own token, which a fresh GET of the form sets.
+			resp, err := client.Get(e.URL + "/signin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := csrfInPage.FindStringSubmatch(readAll(t, resp))
+			resp, err = client.PostForm(e.URL+"/signin", url.Values{"username": {"cora"}, "password": {"correct horse battery"},
+				"csrf_token": {m[1]}, "next": {tc.next}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != tc.want {
+				t.Errorf("sign in with next %q: %d to %q, want 303 to %q", tc.next, resp.StatusCode, resp.Header.Get("Location"), tc.want)
+			}
+		}
+	})
 }
