@@ -97,7 +97,7 @@ func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	if err != nil {
 		return fmt.Errorf("audit: unable to encode the records of %s: %w", e.Action, err)
 	}
-	if _, err := tx.ExecPrepared(ctx, appendAccess, database.NewTime(e.At), e.Subject, strings.Join(e.Roles, ","), e.Team, e.Action,
+	if err := tx.Defer(ctx, appendAccess, database.NewTime(e.At), e.Subject, strings.Join(e.Roles, ","), e.Team, e.Action,
 		string(recordsJSON), e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID); err != nil {
 		return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
 	}

@@ -72,16 +72,19 @@ func OpenInTx(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
 	if actor == "" {
 		actor = "system:carepath"
 	}
+	if tx.Gathering() && d.SubjectRef != "" {
+		return openGathered(ctx, tx, d, actor, string(scores))
+	}
 	if d.SubjectRef != "" {
 		var open struct {
 			ID     string `db:"id"`
 			Status string `db:"status"`
 		}
-		err := tx.GetContext(ctx, &open, tx.Rebind(`SELECT id, status FROM cases WHERE form_id = ? AND subject_ref = ?
-			AND status NOT IN ('closed', 'declined') AND id <> ? ORDER BY seq DESC LIMIT 1`), d.Form, d.SubjectRef, d.ID)
+		err := tx.QueryRowPrepared(ctx, `SELECT id, status FROM cases WHERE form_id = ? AND subject_ref = ?
+			AND status NOT IN ('closed', 'declined') AND id <> ? ORDER BY seq DESC LIMIT 1`, d.Form, d.SubjectRef, d.ID).Scan(&open.ID, &open.Status)
 		switch {
 		case err == nil:
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE cases SET followup_id = ?, end_scores = ?, updated_at = ?, revision = revision + 1 WHERE id = ?`),
+			if _, err := tx.ExecPrepared(ctx, `UPDATE cases SET followup_id = ?, end_scores = ?, updated_at = ?, revision = revision + 1 WHERE id = ?`,
 				d.ID, string(scores), database.NewTime(d.Decided), open.ID); err != nil {
 				return fmt.Errorf("cases: unable to link follow-up %s to case %s: %w", d.ID, open.ID, err)
 			}
@@ -91,6 +94,20 @@ func OpenInTx(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
 			return fmt.Errorf("cases: unable to look for an open case of %s: %w", d.ID, err)
 		}
 	}
+	err = tx.Defer(ctx, `INSERT INTO cases `+openColumns+` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		newCaseArgs(d, string(scores))...)
+	if err != nil {
+		return fmt.Errorf("cases: unable to open the case of %s: %w", d.ID, err)
+	}
+	return appendStep(ctx, tx, d.ID, Refer, "", Referred, actor, d.Decided, referDetail(d))
+}
+
+const openColumns = `(id, form_id, subject_ref, team_id, pathway, priority, ruleset_id,
+		ruleset_version, rule_id, service_id, appointment_id, practitioner_id, manual_allocation, status, respond_by, opened_at,
+		updated_at, start_scores)`
+
+// newCaseArgs is the row of the case a decision opens, in openColumns' order.
+func newCaseArgs(d *triage.Decision, scores string) []any {
 	var respondBy any
 	if w := d.Outcome.RespondWithin; w != "" {
 		if dur, err := rules.ParseDuration(w); err == nil {
@@ -104,21 +121,49 @@ func OpenInTx(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
 	if a := d.Assignment; a != nil {
 		service, appointment, practitioner = a.ServiceID, a.Appointment.ID, a.PractitionerID
 	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO cases (id, form_id, subject_ref, team_id, pathway, priority, ruleset_id,
-		ruleset_version, rule_id, service_id, appointment_id, practitioner_id, manual_allocation, status, respond_by, opened_at,
-		updated_at, start_scores) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		d.ID, d.Form, d.SubjectRef, d.Team, d.Outcome.Pathway, string(d.Outcome.Priority), d.RuleSet.ID, d.RuleSet.Version, d.Rule,
+	return []any{d.ID, d.Form, d.SubjectRef, d.Team, d.Outcome.Pathway, string(d.Outcome.Priority), d.RuleSet.ID, d.RuleSet.Version, d.Rule,
 		service, appointment, practitioner, d.ManualAllocation, string(Referred), respondBy, database.NewTime(d.Decided),
-		database.NewTime(d.Decided), string(scores))
-	if err != nil {
-		return fmt.Errorf("cases: unable to open the case of %s: %w", d.ID, err)
-	}
+		database.NewTime(d.Decided), scores}
+}
+
+func referDetail(d *triage.Decision) []byte {
 	detail, _ := json.Marshal(map[string]any{"pathway": d.Outcome.Pathway, "manual_allocation": d.ManualAllocation})
-	return appendStep(ctx, tx, d.ID, Refer, "", Referred, actor, d.Decided, detail)
+	return detail
+}
+
+// openGathered is OpenInTx for a transaction that gathers its writes into one statement: the
+// open case is found, linked or a new one opened, and the step recorded, all as deferred writes
+// that choose between the two branches by whether the lookup found a case.
+func openGathered(ctx context.Context, tx *database.Tx, d *triage.Decision, actor, scores string) error {
+	at := database.NewTime(d.Decided)
+	follow, _ := json.Marshal(map[string]string{"decision_id": d.ID})
+	writes := []struct {
+		name, query string
+		args        []any
+	}{
+		// The lookup is the UPDATE itself, so the writes after it see whether it found a case.
+		{"open_case", `UPDATE cases SET followup_id = ?, end_scores = ?, updated_at = ?, revision = revision + 1
+			WHERE id = (SELECT id FROM cases WHERE form_id = ? AND subject_ref = ? AND status NOT IN ('closed', 'declined') AND id <> ?
+			ORDER BY seq DESC LIMIT 1) RETURNING id, status`, []any{d.ID, scores, at, d.Form, d.SubjectRef, d.ID}},
+		{"", `INSERT INTO case_steps (case_id, step, from_status, to_status, actor, at, detail)
+			SELECT id, ?, status, status, ?, ?::timestamptz, ? FROM open_case`, []any{string(FollowUp), actor, at, string(follow)}},
+		// Parameters in a SELECT list have no column to take their type from, hence the casts.
+		{"", `INSERT INTO cases ` + openColumns + ` SELECT ?, ?, ?, ?, ?, ?, ?, ?::integer, ?, ?, ?, ?, ?::boolean, ?,
+			?::timestamptz, ?::timestamptz, ?::timestamptz, ? WHERE NOT EXISTS (SELECT 1 FROM open_case)`, newCaseArgs(d, scores)},
+		{"", `INSERT INTO case_steps (case_id, step, from_status, to_status, actor, at, detail)
+			SELECT ?, ?, '', ?, ?, ?::timestamptz, ? WHERE NOT EXISTS (SELECT 1 FROM open_case)`,
+			[]any{d.ID, string(Refer), string(Referred), actor, at, string(referDetail(d))}},
+	}
+	for _, w := range writes {
+		if err := tx.DeferAs(ctx, w.name, w.query, w.args...); err != nil {
+			return fmt.Errorf("cases: unable to open or follow up the case of %s: %w", d.ID, err)
+		}
+	}
+	return nil
 }
 
 func appendStep(ctx context.Context, tx *database.Tx, id string, step Step, from, to Status, actor string, at time.Time, detail []byte) error {
-	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO case_steps (case_id, step, from_status, to_status, actor, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	err := tx.Defer(ctx, `INSERT INTO case_steps (case_id, step, from_status, to_status, actor, at, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		id, string(step), string(from), string(to), actor, database.NewTime(at), string(detail))
 	if err != nil {
 		return fmt.Errorf("cases: unable to record step %s of case %s: %w", step, id, err)

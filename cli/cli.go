@@ -18,6 +18,7 @@ import (
 	"github.com/carepath/carepath/failure"
 	"github.com/carepath/carepath/governance"
 	"github.com/carepath/carepath/outbox"
+	"github.com/carepath/carepath/refdata"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/triage"
 )
@@ -130,7 +131,9 @@ type services struct {
 	rules  *rules.SQLStore
 	engine *triage.Engine
 	shadow *governance.Shadow
-	stop   context.CancelFunc
+	// refs tells the caches above when reference data changed; `serve` runs it in the background.
+	refs *refdata.Watcher
+	stop context.CancelFunc
 	// events writes outbox events in the transactions of the changes they describe.
 	events *outbox.Publisher
 }
@@ -177,9 +180,18 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 	}
 	forms := triage.NewSQLStore(db)
 	rs := rules.NewSQLStore(db)
-	registry := rules.NewRegistry(rs)
+	// Reference data is held in memory and re-read when the reference marker moves; without the
+	// watcher running (every command but serve) each decision reads the marker itself.
+	refs := &refdata.Watcher{DB: db, DSN: dsn, Logger: c.logger()}
+	forms.Generation = refs.Generation
+	cachedRules := rules.NewCachedStore(rs, refs.Generation)
+	registry := rules.NewRegistry(cachedRules)
 	// Shadow runs see every live decision, from the API and from `assess` alike.
 	shadow := governance.NewShadow(db, registry, c.now, c.logger(), 1024)
+	shadow.Generation = refs.Generation
+	placement := withTravel(triage.NewPlacement(db, cachedRules, cfg.Timezone), travel)
+	placement.Directory.Generation = refs.Generation
+	placement.Routes.Generation = refs.Generation
 	shadowCtx, stop := context.WithCancel(context.Background())
 	go shadow.Run(shadowCtx)
 	// Decisions publish through the outbox whether made by `assess` or by a server; a running
@@ -195,10 +207,11 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 			Now:       c.now,
 			NewID:     func() string { return uuid.Must(uuid.NewV7()).String() },
 			Observers: []triage.Observer{shadow},
-			Placement: withTravel(triage.NewPlacement(db, rs, cfg.Timezone), travel),
+			Placement: placement,
 			Publish:   events.Decided,
 		},
 		shadow: shadow,
+		refs:   refs,
 		stop:   stop,
 		events: events,
 	}, nil

@@ -204,6 +204,12 @@ func (c *commands) serveCommand() *cli.Command {
 				(&audit.Sealer{DB: s.db, Now: c.now, Logger: log}).Run(sealCtx, time.Second)
 			}()
 			defer func() { stopSealing(); <-sealed }()
+			// Reference data (forms, rules, directory, roster) is served from memory; the watcher
+			// re-reads its marker on each change notification and every second (refdata.DefaultBound).
+			watchCtx, stopWatching := context.WithCancel(ctx.Context)
+			watched := make(chan struct{})
+			go func() { defer close(watched); s.refs.Run(watchCtx) }()
+			defer func() { stopWatching(); <-watched }()
 			srv, ln, err := server.Listen(cfg.Server, api.Handler(), log)
 			if err != nil {
 				return err

@@ -74,8 +74,12 @@ func setPool(db *database.DB, cfg config.Database) {
 	if cfg.MaxOpenConns > 0 {
 		db.SetMaxOpenConns(cfg.MaxOpenConns)
 	}
-	if cfg.MaxIdleConns > 0 {
+	switch {
+	case cfg.MaxIdleConns > 0:
 		db.SetMaxIdleConns(cfg.MaxIdleConns)
+	case cfg.MaxOpenConns > 0:
+		// Idle connections closed under load are reopened at once: keep every one.
+		db.SetMaxIdleConns(cfg.MaxOpenConns)
 	}
 }
 

@@ -42,17 +42,20 @@ func (c *commands) loadtestCommand() *cli.Command {
 		Name:  "loadtest",
 		Usage: "measure a running server: throughput, latency percentiles and errors of synthetic assessments (loopback only unless --allow-remote)",
 		Description: "Sends synthetic assessments from the case generator (illustrative, no real person), a different one each\n" +
-			"request and the same sequence for the same --seed, over N keep-alive connections. Without --rate each connection\n" +
+			"request and the same sequence for the same --seed, over N keep-alive connections; with --body, the same file's\n" +
+			"content every request instead, such as one fixed assessment or another engine's input. Without --rate each connection\n" +
 			"sends its next request as soon as the last is answered (closed model); with --rate requests are scheduled at that\n" +
 			"rate and latency is measured from the scheduled time, so a slow server cannot hide its queue (open model). The\n" +
-			"API token is read from " + TokenEnv + ", never from a flag. Requests made during --warmup are not counted.",
+			"API token is read from " + TokenEnv + ", never from a flag; unset, requests carry no Authorization header. Requests\n" +
+			"made during --warmup are not counted.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url", Required: true, Usage: "the server's base URL, such as http://127.0.0.1:8080"},
-			&cli.StringFlag{Name: "form", Required: true, Usage: "discharge or mental-health"},
+			&cli.StringFlag{Name: "form", Usage: "discharge or mental-health: generate assessments of this form (required unless --body)"},
+			&cli.StringFlag{Name: "body", Usage: "send this file's content as the body of every request, in place of generated assessments"},
 			&cli.IntFlag{Name: "connections", Value: 16, Usage: "concurrent keep-alive connections"},
 			&cli.StringFlag{Name: "duration", Value: "10s", Usage: "how long to measure, after the warm-up"},
 			&cli.StringFlag{Name: "warmup", Value: "1s", Usage: "how long to send before measuring (not counted)"},
-			&cli.StringFlag{Name: "path", Value: "/v1/assessments", Usage: "the route to POST to: /v1/assessments (stores and books) or /v1/decide"},
+			&cli.StringFlag{Name: "path", Value: "/v1/assessments", Usage: "the route to POST to: /v1/assessments (stores and books), /v1/decide, or any other with --body"},
 			&cli.Float64Flag{Name: "rate", Usage: "requests per second, scheduled (open model); 0 sends as fast as answers come (closed model)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "the same seed sends the same assessments in the same order"},
 			&cli.BoolFlag{Name: "allow-remote", Usage: "allow a target that is not this machine's loopback"},
@@ -92,6 +95,8 @@ func (c *commands) loadtestCommand() *cli.Command {
 type loadtest struct {
 	target      *url.URL
 	form        string
+	body        []byte // sent every request when set, in place of generated assessments
+	bodyFile    string
 	token       string
 	connections int
 	warmup      time.Duration
@@ -116,7 +121,17 @@ func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
 		token:       strings.TrimSpace(os.Getenv(TokenEnv)),
 		now:         c.now,
 	}
-	if !slices.Contains(fixtures.GeneratedForms, lt.form) {
+	if lt.bodyFile = ctx.String("body"); lt.bodyFile != "" {
+		if lt.form != "" {
+			return nil, invalid("--form %q and --body %q: give one, generated assessments of a form or one body for every request", lt.form, lt.bodyFile)
+		}
+		var err error
+		if lt.body, err = readLoadtestBody(lt.bodyFile); err != nil {
+			return nil, invalid("--body %q: %v", lt.bodyFile, err)
+		}
+	} else if lt.form == "" {
+		return nil, invalid("--form is required unless --body is given: want %s", strings.Join(fixtures.GeneratedForms, " or "))
+	} else if !slices.Contains(fixtures.GeneratedForms, lt.form) {
 		return nil, invalid("--form %q: want %s", lt.form, strings.Join(fixtures.GeneratedForms, " or "))
 	}
 	if lt.connections < 1 || lt.connections > maxLoadtestConnections {
@@ -185,6 +200,29 @@ func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
 	return lt, nil
 }
 
+// maxLoadtestBody is the largest --body file: past it the client, not the server, would be measured.
+const maxLoadtestBody = 16 << 20
+
+// readLoadtestBody reads a --body file; an empty one is refused, as it is almost always a mistake
+// (a redirect that failed) and every request would be refused for it.
+func readLoadtestBody(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxLoadtestBody+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(b) == 0:
+		return nil, errors.New("is empty")
+	case len(b) > maxLoadtestBody:
+		return nil, fmt.Errorf("is over %d MiB", maxLoadtestBody>>20)
+	}
+	return b, nil
+}
+
 // checkLoopback returns nil when every address the host resolves to is loopback.
 func checkLoopback(ctx context.Context, host string) error {
 	if ip := net.ParseIP(host); ip != nil {
@@ -209,6 +247,16 @@ func checkLoopback(ctx context.Context, host string) error {
 	}
 	return nil
 }
+
+// bodySource hands out the body of each request.
+type bodySource interface {
+	next() ([]byte, error)
+}
+
+// fixedBody is one body for every request (--body).
+type fixedBody []byte
+
+func (b fixedBody) next() ([]byte, error) { return b, nil }
 
 // caseSource hands out synthetic assessments in a fixed order, generating them a chunk at a time.
 type caseSource struct {
@@ -268,11 +316,15 @@ func (t *tally) merge(o *tally) {
 }
 
 func (lt *loadtest) run(ctx context.Context) (*loadtestReport, error) {
-	at := lt.now().UTC().Truncate(time.Second)
-	cases := &caseSource{form: lt.form, seed: lt.seed, from: at.Add(-24 * time.Hour), to: at}
-	// Generated up front, so the first requests do not wait for it.
-	if _, err := cases.next(); err != nil {
-		return nil, err
+	var cases bodySource = fixedBody(lt.body)
+	if lt.body == nil {
+		at := lt.now().UTC().Truncate(time.Second)
+		gen := &caseSource{form: lt.form, seed: lt.seed, from: at.Add(-24 * time.Hour), to: at}
+		// Generated up front, so the first requests do not wait for it.
+		if _, err := gen.next(); err != nil {
+			return nil, err
+		}
+		cases = gen
 	}
 	if lt.warmup > 0 {
 		if _, _, err := lt.phase(ctx, cases, lt.warmup); err != nil {
@@ -288,7 +340,7 @@ func (lt *loadtest) run(ctx context.Context) (*loadtestReport, error) {
 
 // phase sends for d on every connection and returns what they saw and how long it took until
 // the last answer came.
-func (lt *loadtest) phase(ctx context.Context, cases *caseSource, d time.Duration) (*tally, time.Duration, error) {
+func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration) (*tally, time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(d)
 	var slot atomic.Int64
@@ -384,8 +436,9 @@ func (t *tally) sample(msg string) {
 // loadtestReport is what a run measured; its JSON is the --format json output.
 type loadtestReport struct {
 	URL             string         `json:"url"`
-	Form            string         `json:"form"`
-	Model           string         `json:"model"` // closed or open
+	Form            string         `json:"form,omitempty"`
+	Body            string         `json:"body,omitempty"` // the --body file, when one was sent every request
+	Model           string         `json:"model"`          // closed or open
 	Connections     int            `json:"connections"`
 	Rate            float64        `json:"rate,omitempty"` // scheduled requests per second (open model)
 	WarmupSeconds   float64        `json:"warmup_s"`
@@ -411,7 +464,7 @@ type latencyReport struct {
 func (lt *loadtest) report(t *tally, elapsed time.Duration) *loadtestReport {
 	ms := func(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
 	r := &loadtestReport{
-		URL: lt.target.String(), Form: lt.form, Model: "closed", Connections: lt.connections, Rate: lt.rate,
+		URL: lt.target.String(), Form: lt.form, Body: lt.bodyFile, Model: "closed", Connections: lt.connections, Rate: lt.rate,
 		WarmupSeconds: lt.warmup.Seconds(), DurationSeconds: lt.duration.Seconds(), ElapsedSeconds: math.Round(elapsed.Seconds()*1e3) / 1e3,
 		Requests: t.requests, TransportErrors: t.transport, ErrorSamples: t.samples, Statuses: map[string]int{},
 		Latency: latencyReport{Mean: ms(t.latency.mean()), P50: ms(t.latency.quantile(0.50)), P95: ms(t.latency.quantile(0.95)),
@@ -438,7 +491,11 @@ func (r *loadtestReport) writeText(w io.Writer) error {
 	if r.Model == "open" {
 		model = fmt.Sprintf("open model at %g requests/s", r.Rate)
 	}
-	fmt.Fprintf(&b, "POST %s  form %s  %d connections  %gs after %gs warm-up  %s\n", r.URL, r.Form, r.Connections, r.DurationSeconds, r.WarmupSeconds, model)
+	what := "form " + r.Form
+	if r.Body != "" {
+		what = "body " + r.Body
+	}
+	fmt.Fprintf(&b, "POST %s  %s  %d connections  %gs after %gs warm-up  %s\n", r.URL, what, r.Connections, r.DurationSeconds, r.WarmupSeconds, model)
 	fmt.Fprintf(&b, "requests          %d in %.3fs\n", r.Requests, r.ElapsedSeconds)
 	fmt.Fprintf(&b, "throughput        %.1f requests/s\n", r.Throughput)
 	fmt.Fprintf(&b, "latency           mean %.3f ms  p50 %.3f ms  p95 %.3f ms  p99 %.3f ms  max %.3f ms\n",

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -189,6 +192,10 @@ func TestLoadtestRate(t *testing.T) {
 // bad settings; all with exit code 2.
 func TestLoadtestRefusals(t *testing.T) {
 	srv := newCountingServer(t, "discharge")
+	emptyBody := filepath.Join(t.TempDir(), "empty.json")
+	if err := os.WriteFile(emptyBody, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -203,6 +210,10 @@ func TestLoadtestRefusals(t *testing.T) {
 		{[]string{"--url", srv.URL, "--form", "discharge", "--format", "csv"}, `--format "csv": want text or json`},
 		{[]string{"--url", srv.URL, "--form", "discharge", "--path", "v1/decide"}, `--path "v1/decide": want a route`},
 		{[]string{"--form", "discharge"}, "--url is required"},
+		{[]string{"--url", srv.URL}, "--form is required unless --body is given"},
+		{[]string{"--url", srv.URL, "--form", "discharge", "--body", emptyBody}, `--form "discharge" and --body`},
+		{[]string{"--url", srv.URL, "--body", emptyBody}, "is empty"},
+		{[]string{"--url", srv.URL, "--body", filepath.Join(t.TempDir(), "absent.json")}, "no such file"},
 	} {
 		start := time.Now()
 		code, out, stderr := runLoadtest(t, tc.args...)
@@ -278,5 +289,70 @@ func TestHistogramQuantiles(t *testing.T) {
 		if i < 0 || i >= histogramBuckets || histogramUpper(i) < v || (i > 0 && histogramUpper(i-1) >= v) {
 			t.Errorf("%d: bucket %d holds up to %d, the one before up to %d", v, i, histogramUpper(i), histogramUpper(max(i-1, 0)))
 		}
+	}
+}
+
+// TestLoadtestBody: with --body every request carries the file's bytes, to any path, and without
+// a token no Authorization header is sent (for a server that needs none, such as another policy
+// engine measured beside Carepath).
+func TestLoadtestBody(t *testing.T) {
+	const path = "/v1/data/carepath/triage/decision"
+	body := []byte(`{"input": {"answers": {"phq9_9": 0}, "scores": {"phq9_total": 9}}}` + "\n")
+	file := filepath.Join(t.TempDir(), "input.json")
+	if err := os.WriteFile(file, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, token, wantAuth string
+	}{
+		{"no token", "", ""},
+		{"token", "cpt_test", "Bearer cpt_test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n, bad atomic.Int64
+			var firstBad atomic.Value
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got, _ := io.ReadAll(r.Body)
+				n.Add(1)
+				_, hasAuth := r.Header["Authorization"]
+				if r.Method != http.MethodPost || r.URL.Path != path || string(got) != string(body) ||
+					r.Header.Get("Authorization") != tc.wantAuth || hasAuth != (tc.wantAuth != "") {
+					bad.Add(1)
+					firstBad.CompareAndSwap(nil, fmt.Sprintf("%s %s auth %q body %q", r.Method, r.URL.Path, r.Header.Get("Authorization"), got))
+				}
+				time.Sleep(200 * time.Microsecond)
+				io.WriteString(w, `{"result": {}}`)
+			}))
+			t.Cleanup(srv.Close)
+			t.Setenv(TokenEnv, tc.token)
+			app, out, errOut := testApp("tester")
+			code := Run(app, []string{"carepath", "loadtest", "--url", srv.URL, "--path", path, "--body", file,
+				"--connections", "3", "--duration", "300ms", "--warmup", "0s", "--format", "json"})
+			if code != 0 {
+				t.Fatalf("exit %d %s %s", code, out, errOut)
+			}
+			var rep loadtestReport
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if bad.Load() > 0 {
+				t.Errorf("%d of %d requests were not the body given, such as %v", bad.Load(), n.Load(), firstBad.Load())
+			}
+			if rep.Requests != int(n.Load()) || rep.Requests < 50 || rep.Statuses["200"] != rep.Requests {
+				t.Errorf("reported %d requests (statuses %v), the server answered %d", rep.Requests, rep.Statuses, n.Load())
+			}
+			if rep.Body != file || rep.Form != "" || !strings.HasSuffix(rep.URL, path) {
+				t.Errorf("report names body %q form %q url %q", rep.Body, rep.Form, rep.URL)
+			}
+		})
+	}
+	// The text report names the body rather than a form.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") }))
+	t.Cleanup(srv.Close)
+	t.Setenv(TokenEnv, "")
+	app, out, errOut := testApp("tester")
+	code := Run(app, []string{"carepath", "loadtest", "--url", srv.URL, "--body", file, "--connections", "1", "--duration", "50ms", "--warmup", "0s"})
+	if want := "POST " + srv.URL + "/v1/assessments  body " + file + "  1 connections"; code != 0 || !strings.Contains(out.String(), want) {
+		t.Errorf("text report lacks %q: exit %d %s %s", want, code, out, errOut)
 	}
 }

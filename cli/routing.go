@@ -192,6 +192,8 @@ func travelSource(cfg config.Config) (routing.TravelSource, error) {
 func withTravel(p *triage.Placement, src routing.TravelSource) *triage.Placement {
 	if src.Travel != nil {
 		p.Travel = src.Travel
+		// The route book measures the routes decisions are inserted into: with the same travel.
+		p.Routes.Travel = src.Travel
 	}
 	return p
 }

@@ -51,7 +51,8 @@ type Config struct {
 type Database struct {
 	// DSN is sqlite:PATH or a postgres:// URL; CAREPATH_DB predates this file, so it keeps that name.
 	DSN DSN `yaml:"dsn" env:"CAREPATH_DB"`
-	// MaxOpenConns caps the pool; 0 keeps the backend's default (SQLite 4, PostgreSQL 16).
+	// MaxOpenConns caps the pool; 0 keeps the backend's default (SQLite 8 readers, PostgreSQL 16).
+	// On SQLite it sizes the readers only: every transaction runs on one writer connection.
 	MaxOpenConns int `yaml:"max_open_conns"`
 	// MaxIdleConns caps idle connections kept; 0 keeps the backend's default.
 	MaxIdleConns int `yaml:"max_idle_conns"`

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -36,16 +37,29 @@ type DB struct {
 
 	// stmts holds the statements prepared once for the pool, by query text; database/sql
 	// prepares each on a connection the first time it runs there and reuses it after.
+	stmts stmtCache
+	// transactions and txStatements count PostgreSQL transactions committed and the statements
+	// they ran, BEGIN and COMMIT included (see TxStats).
+	transactions, txStatements atomic.Int64
+	// writer is SQLite's one write connection, through which every InTx runs with group
+	// commit; nil on PostgreSQL, whose transactions run on the pool.
+	writer *writer
+}
+
+// stmtCache holds the statements prepared once for one pool, by query text.
+type stmtCache struct {
+	pool      *sqlx.DB
 	stmts     sync.Map
 	preparing sync.Map // queries being prepared in the background
-	stmtsMu   sync.Mutex
+	mu        sync.Mutex
 	closed    bool
 }
 
 // sqliteParams makes every SQLite connection safe for concurrent use: WAL lets
 // readers proceed during a write, busy_timeout waits for the writer instead of
-// failing, and _txlock=immediate takes the write lock at BEGIN so two
-// read-then-write transactions cannot deadlock into SQLITE_BUSY.
+// failing (the writer connection waits for the rare write made on the pool, and
+// those for it), and _txlock=immediate takes the write lock at BEGIN so a
+// read-then-write transaction cannot deadlock into SQLITE_BUSY with one.
 var sqliteParams = url.Values{
 	"_pragma": {
 		"busy_timeout(10000)",
@@ -80,38 +94,74 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database: unable to open SQLite %q: want a plain file path", path)
 	}
-	sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+sqliteParams)
+	open := func(conns int) (*sqlx.DB, error) {
+		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+sqliteParams)
+		if err != nil {
+			return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
+		}
+		sqlDB.SetMaxOpenConns(conns)
+		sqlDB.SetMaxIdleConns(conns)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		if err := sqlDB.PingContext(ctx); err != nil {
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
+		}
+		// "sqlite3" is the name sqlx knows for ?-placeholders; modernc registers
+		// itself as "sqlite", which sqlx would not recognise.
+		return sqlx.NewDb(sqlDB, "sqlite3"), nil
+	}
+	// Readers run side by side under WAL on the pool; writes are SQLite's one at a time
+	// whatever the pool, so every InTx goes through one writer connection that commits
+	// the transactions waiting for it together (see writer).
+	readers, err := open(SQLiteReaders)
 	if err != nil {
-		return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
+		return nil, err
 	}
-	// One writer at a time is SQLite's nature; a few connections still let
-	// readers run alongside it under WAL.
-	sqlDB.SetMaxOpenConns(4)
-	sqlDB.SetMaxIdleConns(4)
-	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	if err := sqlDB.PingContext(ctx); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
+	w, err := open(1)
+	if err != nil {
+		_ = readers.Close()
+		return nil, err
 	}
-	// "sqlite3" is the name sqlx knows for ?-placeholders; modernc registers
-	// itself as "sqlite", which sqlx would not recognise.
-	return &DB{DB: sqlx.NewDb(sqlDB, "sqlite3"), Dialect: SQLite}, nil
+	return &DB{DB: readers, Dialect: SQLite, stmts: stmtCache{pool: readers}, writer: newWriter(w)}, nil
 }
+
+// SQLiteReaders is the size of SQLite's reader pool unless configured otherwise: reads
+// under WAL run alongside the writer, and a handful covers the requests a small server
+// runs at once without each connection's page cache costing much memory.
+const SQLiteReaders = 8
+
+// TxStats counts the transactions committed on PostgreSQL and the statements they ran, BEGIN and
+// COMMIT included: each is a round trip, and their ratio is what a transaction costs in them.
+type TxStats struct {
+	Transactions, Statements int64
+}
+
+// TxStats returns the counts since the pool was opened.
+func (db *DB) TxStats() TxStats {
+	return TxStats{Transactions: db.transactions.Load(), Statements: db.txStatements.Load()}
+}
+
+// PostgresConns is the size of a PostgreSQL pool unless configured otherwise: enough for a
+// 2-core server's requests in flight without queueing on the database's own locks.
+const PostgresConns = 16
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	sqlDB, err := sql.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("database: unable to open PostgreSQL %s: %w", redact(dsn), err)
 	}
-	sqlDB.SetMaxOpenConns(16)
-	sqlDB.SetMaxIdleConns(8)
+	// Every open connection stays idle-ready: a smaller idle pool closes and reopens
+	// connections (a PostgreSQL backend process each) all through a busy spell.
+	sqlDB.SetMaxOpenConns(PostgresConns)
+	sqlDB.SetMaxIdleConns(PostgresConns)
 	sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("database: unable to connect to PostgreSQL %s: %w", redact(dsn), err)
 	}
-	return &DB{DB: sqlx.NewDb(sqlDB, "postgres"), Dialect: Postgres}, nil
+	pool := sqlx.NewDb(sqlDB, "postgres")
+	return &DB{DB: pool, Dialect: Postgres, stmts: stmtCache{pool: pool}}, nil
 }
 
 // redact hides a URL's password so DSNs can appear in error messages and logs.
@@ -127,8 +177,18 @@ func redact(dsn string) string {
 // back otherwise. fn gets the transaction as a *Tx, which stores pass to each
 // other so their statements commit together. It returns only once the commit has succeeded, so callers
 // may acknowledge work to their own callers after it returns nil. An error
-// from fn is returned unchanged.
+// from fn is returned unchanged, and a panic in fn is raised again in the caller.
+//
+// On SQLite, transactions run one at a time on the writer connection and those
+// waiting are committed together (group commit): each in its own savepoint, so
+// one that fails or panics is rolled back alone. fn must not call InTx itself (it
+// would wait for its own transaction) and, on SQLite, ctx is checked before each
+// statement rather than interrupting one, since an interrupted write would roll
+// back the whole batch.
 func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.writer != nil {
+		return db.writer.do(ctx, db, fn)
+	}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("database: unable to begin transaction: %w", err)
@@ -143,10 +203,17 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}
 	}()
-	if err := fn(&Tx{tx: tx, Dialect: db.Dialect, db: db}); err != nil {
+	t := &Tx{tx: tx, Dialect: db.Dialect, stmts: &db.stmts}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.flushGathered(ctx); err != nil {
 		return err
 	}
 	committed = true
+	// BEGIN and COMMIT are statements too, each a round trip.
+	db.txStatements.Add(t.statements + 2)
+	db.transactions.Add(1)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("database: unable to commit transaction: %w", err)
 	}
@@ -159,42 +226,55 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 // instead of parsing first. It never waits for a connection itself: a transaction that asked for
 // one while holding SQLite's write lock, with every other connection waiting for that lock,
 // would wait for ever.
-func (db *DB) prepared(query string) *sql.Stmt {
-	if st, ok := db.stmts.Load(query); ok {
+//
+// Each pool has its own: a statement prepared on the readers cannot run on SQLite's writer.
+func (c *stmtCache) prepared(query string) *sql.Stmt {
+	if st, ok := c.stmts.Load(query); ok {
 		return st.(*sql.Stmt)
 	}
-	if _, busy := db.preparing.LoadOrStore(query, true); busy {
+	if _, busy := c.preparing.LoadOrStore(query, true); busy {
 		return nil
 	}
 	go func() {
-		st, err := db.DB.PrepareContext(context.Background(), db.Rebind(query))
+		// On SQLite's writer this waits for its one connection, which the transaction that
+		// asked holds; it runs in between transactions, and nothing waits for it meanwhile.
+		st, err := c.pool.PrepareContext(context.Background(), c.pool.Rebind(query))
 		if err != nil {
 			// Running unprepared reports the error to the caller; try again next time.
-			db.preparing.Delete(query)
+			c.preparing.Delete(query)
 			return
 		}
-		db.stmtsMu.Lock()
-		defer db.stmtsMu.Unlock()
-		if db.closed {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.closed {
 			_ = st.Close()
 			return
 		}
-		db.stmts.Store(query, st)
+		c.stmts.Store(query, st)
 	}()
 	return nil
 }
 
-// Close closes the prepared statements and then the pool.
-func (db *DB) Close() error {
-	db.stmtsMu.Lock()
-	db.closed = true
-	db.stmts.Range(func(k, v any) bool {
+// close closes the prepared statements; those still being prepared close themselves.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.stmts.Range(func(k, v any) bool {
 		_ = v.(*sql.Stmt).Close()
-		db.stmts.Delete(k)
+		c.stmts.Delete(k)
 		return true
 	})
-	db.stmtsMu.Unlock()
-	return db.DB.Close()
+}
+
+// Close closes the prepared statements and then the pools.
+func (db *DB) Close() error {
+	db.stmts.close()
+	var werr error
+	if db.writer != nil {
+		werr = db.writer.close()
+	}
+	return errors.Join(werr, db.DB.Close())
 }
 
 // IsUniqueViolation reports whether err comes from a UNIQUE or PRIMARY KEY

@@ -14,7 +14,26 @@ type Tx struct {
 	tx *sqlx.Tx
 	// Dialect is the SQL backend the transaction runs on, for the statements that differ.
 	Dialect Dialect
-	db      *DB
+	// stmts are the statements prepared for the pool the transaction runs on.
+	stmts *stmtCache
+	// shared says the transaction is SQLite's group commit, shared with other callers.
+	shared bool
+	// gathered holds writes deferred by Defer until ExecGathered sends them (see gather.go).
+	gathered *gathered
+	// statements counts the statements run, for DB.TxStats.
+	statements int64
+}
+
+// detach keeps a cancellation arriving in the middle of a statement from reaching the driver
+// when the transaction is shared: SQLite interrupts the statement, and an interrupted write
+// rolls back the whole transaction, other callers' work included. A context already done
+// still fails the statement before it starts, so fn stops at its next statement.
+func (t *Tx) detach(ctx context.Context) context.Context {
+	t.statements++
+	if t.shared && ctx.Err() == nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Querier runs statements either on a caller's transaction (*Tx) or on the pool (*DB), for store
@@ -41,32 +60,32 @@ var (
 
 // ExecContext runs a statement that returns no rows.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.tx.ExecContext(t.detach(ctx), query, args...)
 }
 
 // GetContext scans the single row the query returns into dest (sql.ErrNoRows when none).
 func (t *Tx) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	return t.tx.GetContext(ctx, dest, query, args...)
+	return t.tx.GetContext(t.detach(ctx), dest, query, args...)
 }
 
 // SelectContext scans every row the query returns into the slice dest points to.
 func (t *Tx) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
-	return t.tx.SelectContext(ctx, dest, query, args...)
+	return t.tx.SelectContext(t.detach(ctx), dest, query, args...)
 }
 
 // QueryContext runs a query and returns its rows for the caller to scan and close.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.tx.QueryContext(t.detach(ctx), query, args...)
 }
 
 // QueryRowContext runs a query expected to return at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.tx.QueryRowContext(t.detach(ctx), query, args...)
 }
 
 // PrepareContext prepares a statement on the transaction; PostgreSQL's COPY goes through it.
 func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return t.tx.PrepareContext(ctx, query)
+	return t.tx.PrepareContext(t.detach(ctx), query)
 }
 
 // Rebind turns the ?-placeholders of query into the backend's own.
@@ -79,7 +98,8 @@ func (t *Tx) Rebind(query string) string {
 // than running. query is in ?-placeholders, rebound once when it is prepared; a query already
 // in the backend's own placeholders is used as it is.
 func (t *Tx) ExecPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st := t.db.prepared(query)
+	ctx = t.detach(ctx)
+	st := t.stmts.prepared(query)
 	if st == nil {
 		return t.tx.ExecContext(ctx, t.tx.Rebind(query), args...)
 	}
@@ -89,7 +109,8 @@ func (t *Tx) ExecPrepared(ctx context.Context, query string, args ...any) (sql.R
 // QueryRowPrepared runs a query expected to return at most one row, as QueryRowContext does,
 // through a statement prepared once for the pool; query is in ?-placeholders, as for ExecPrepared.
 func (t *Tx) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
-	st := t.db.prepared(query)
+	ctx = t.detach(ctx)
+	st := t.stmts.prepared(query)
 	if st == nil {
 		return t.tx.QueryRowContext(ctx, t.tx.Rebind(query), args...)
 	}

@@ -190,6 +190,9 @@ func (s *SQLStore) Locate(ctx context.Context, postcode string) (float64, float6
 // is one aggregate query, rebuilding is done once per change.
 type CachedIndex struct {
 	Store Store
+	// Generation, when set, replaces the Marker: the index is rebuilt when the reference
+	// generation moves (see package refdata), which costs no query while it stands still.
+	Generation func(ctx context.Context) (uint64, error)
 
 	mu     sync.Mutex
 	index  *Index
@@ -201,7 +204,15 @@ func NewCachedIndex(store Store) *CachedIndex { return &CachedIndex{Store: store
 
 // Index returns the compiled directory as it is stored now.
 func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
-	m, err := c.Store.Marker(ctx)
+	var m Marker
+	var err error
+	if c.Generation != nil {
+		var gen uint64
+		gen, err = c.Generation(ctx)
+		m = Marker{Count: -1, Revision: int64(gen)}
+	} else {
+		m, err = c.Store.Marker(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}

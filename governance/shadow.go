@@ -57,6 +57,13 @@ type Shadow struct {
 	Registry *rules.Registry
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Generation, when set, lets the worker remember each rule set's open runs until reference
+	// data changes (see package refdata), instead of reading them for every decision.
+	Generation rules.Generation
+
+	runsMu  sync.Mutex
+	runsGen uint64
+	runs    map[string][]ShadowRun
 
 	queue   chan *triage.Decided
 	pending sync.WaitGroup
@@ -170,7 +177,32 @@ func (r shadowRow) run() ShadowRun {
 const shadowColumns = `id, ruleset_id, version, started_by, started_at, stopped_by, stopped_at, evaluated, failed`
 
 func (s *Shadow) openRuns(ctx context.Context, id string) ([]ShadowRun, error) {
-	return selectRuns(ctx, s.DB, `WHERE ruleset_id = ? AND stopped_at IS NULL`, id)
+	if s.Generation == nil {
+		return selectRuns(ctx, s.DB, `WHERE ruleset_id = ? AND stopped_at IS NULL`, id)
+	}
+	gen, err := s.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.runsMu.Lock()
+	if s.runs == nil || s.runsGen != gen {
+		s.runs, s.runsGen = map[string][]ShadowRun{}, gen
+	}
+	runs, ok := s.runs[id]
+	s.runsMu.Unlock()
+	if ok {
+		return runs, nil
+	}
+	runs, err = selectRuns(ctx, s.DB, `WHERE ruleset_id = ? AND stopped_at IS NULL`, id)
+	if err != nil {
+		return nil, err
+	}
+	s.runsMu.Lock()
+	if s.runsGen == gen {
+		s.runs[id] = runs
+	}
+	s.runsMu.Unlock()
+	return runs, nil
 }
 
 func selectRuns(ctx context.Context, db *database.DB, where string, args ...any) ([]ShadowRun, error) {

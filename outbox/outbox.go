@@ -93,7 +93,7 @@ func appendTx(ctx context.Context, tx *database.Tx, e *Event) error {
 	if e.ID == "" {
 		e.ID = uuid.Must(uuid.NewV7()).String()
 	}
-	if _, err := tx.ExecPrepared(ctx, appendQuery, e.ID, e.Type, e.Case, string(e.Payload), database.NewTime(e.CreatedAt)); err != nil {
+	if err := tx.Defer(ctx, appendQuery, e.ID, e.Type, e.Case, string(e.Payload), database.NewTime(e.CreatedAt)); err != nil {
 		return fmt.Errorf("outbox: unable to append %s event: %w", e.Type, err)
 	}
 	return nil

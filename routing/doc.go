@@ -18,13 +18,17 @@
 // one, so the caller's events commit with it. One insertion among 500 practitioners' routes takes
 // about 1.5 ms on a 2-core machine (BenchmarkInsertVisit500).
 //
-// RouteBook keeps the roster and routes of one process in memory. Every change to practitioners
-// or visits bumps a counter in routing_marker in its own transaction and stamps the
-// practitioner's route_changes row, so a decision reads one small row to know whether anything
-// changed, and re-reads only the changed practitioners' visits. A booking locks the chosen
-// practitioner's route_changes row, rebuilds that route from the database inside the decision's
-// transaction and inserts again there, so two decisions never book overlapping visits; a route
-// that no longer fits is reported as ErrSlotTaken and the caller retries.
+// RouteBook keeps the roster and routes of one process in memory, each route with the version
+// (route_changes.seq) it was read at. A decision plans on the book before its transaction; inside
+// it, ClaimRoute checks in one statement that the chosen route is still at that version and stamps
+// a new one (PostgreSQL's sequence route_seq hands versions out without a lock; SQLite's one
+// writer uses the visits counter of routing_marker). A route changed meanwhile fails the claim and
+// the decision plans again on the route read afresh, so two decisions never book overlapping
+// visits and bookings of different practitioners never wait for each other. A process applies its
+// own committed bookings to its book, queues its own bookings of one route in memory (Hold), and
+// looks for routes changed elsewhere at most every RouteBook.Refresh. Coordinators' moves,
+// cancellations and re-plans lock the route and re-read it inside their transaction, and stamp
+// a new version as bookings do.
 //
 // The on-call rota (OnCall) and escalations (Escalation, SQLStore.Escalations) cover what no
 // working practitioner can reach before its deadline. Assign, the slot-grid assignment, and

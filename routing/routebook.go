@@ -13,26 +13,54 @@ import (
 const maxBookDays = 400
 
 // RouteBook holds the roster and the day routes of one process in memory, so a decision never
-// reads and decodes the whole roster. It re-reads only when the change marker moved (one small
-// query per decision), and then only the roster when that changed, or only the routes of the
-// practitioners whose visits changed. It is safe for concurrent use. What it returns may be a
-// moment stale: bookings re-check the chosen route against the database inside their
-// transaction, under the route's lock.
+// reads and decodes the whole roster, nor a route it does not book into. Each route carries the
+// version (route_changes.seq) it was read at; a booking planned on it claims the route at that
+// version in its own transaction (SQLStore.ClaimRoute), and when another booking got there first
+// the route is read again and the decision planned again. So what the book shows may be a moment
+// stale, but a booking never rests on a stale route. Changes made elsewhere (other replicas,
+// coordinators' moves) are found by a small query at most every Refresh; this process's own
+// bookings are applied to the book when they commit. It is safe for concurrent use.
 type RouteBook struct {
 	Store  *SQLStore
 	Loc    *time.Location
 	Travel Travel
+	// Refresh bounds how often Cached looks for routes changed by others (default 100 ms).
+	Refresh time.Duration
+	// Now is the clock the refresh interval is measured on (time.Now when nil).
+	Now func() time.Time
+	// Generation, when set, tells a roster change by the reference marker (see package refdata),
+	// which costs no query, in place of the roster counter.
+	Generation func(ctx context.Context) (uint64, error)
 
 	mu        sync.Mutex
 	primed    bool
 	rosterSeq int64
-	visitSeq  int64
 	roster    []Practitioner
 	byID      map[string]*Practitioner
 	// days holds, per loaded local day, each practitioner's stops.
 	days   map[int]map[string][]Stop
 	routes map[routeKey]*DayRoute
+	// known is the version each practitioner's loaded stops were read at (0: never changed);
+	// dirty lists practitioners whose stops must be read again before the next view.
+	known map[string]int64
+	dirty map[string]bool
+	// checked is when changes were last looked for; seen holds the highest version seen at each
+	// recent look, since versions from PostgreSQL's sequence may commit out of order.
+	checked time.Time
+	seen    []seenAt
+	base    int64
+	// turns holds, per practitioner, the token of Hold.
+	turns map[string]chan struct{}
 }
+
+type seenAt struct {
+	at  time.Time
+	seq int64
+}
+
+// outOfOrder is how long a route version may take from being handed out to being committed and
+// still be found by the look for changes; one slower is found when a booking claims its route.
+const outOfOrder = 5 * time.Second
 
 type routeKey struct {
 	id  string
@@ -41,7 +69,7 @@ type routeKey struct {
 
 // NewRouteBook returns an empty book over store in the council's zone.
 func NewRouteBook(store *SQLStore, loc *time.Location, travel Travel) *RouteBook {
-	return &RouteBook{Store: store, Loc: loc, Travel: travel}
+	return &RouteBook{Store: store, Loc: loc, Travel: travel, Refresh: 100 * time.Millisecond}
 }
 
 // RouteView is a book refreshed for one decision: its roster and the routes of a span of days.
@@ -50,21 +78,50 @@ type RouteView struct {
 	ctx    context.Context
 	Roster []Practitioner
 	err    error
+	// seqs is the version of each route the view handed out, when it first did.
+	seqs map[string]int64
 }
 
-// View refreshes the book against the marker read on ex and loads the days of [from, to). On
-// SQLite pass the decision's transaction, so no second connection is needed while it holds the
-// write lock.
+// View refreshes the book against the database as ex sees it now and loads the days of
+// [from, to). On SQLite pass the decision's transaction, so no second connection is needed while it
+// holds the write lock.
 func (b *RouteBook) View(ctx context.Context, ex database.Querier, from, to time.Time) (*RouteView, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err := b.refresh(ctx, ex); err != nil {
-		return nil, err
-	}
+	return b.view(ctx, ex, from, to, true)
+}
+
+// Cached is View for a booking that claims its route (ClaimRoute): it looks for changes made by
+// others at most every Refresh, reading on ex (the decision's transaction, so that it never waits
+// for a second connection while holding one).
+func (b *RouteBook) Cached(ctx context.Context, ex database.Querier, from, to time.Time) (*RouteView, error) {
+	return b.view(ctx, ex, from, to, false)
+}
+
+func (b *RouteBook) view(ctx context.Context, ex database.Querier, from, to time.Time, force bool) (*RouteView, error) {
 	g := grid{loc: b.Loc, slotMin: 60}
 	days := windowDays(g, from, to)
+	// Whoever reads while holding the book's lock must already hold a connection: a transaction
+	// holding one may be waiting for the lock, and with every connection so held, a reader that
+	// asked the pool for one under the lock would wait for ever.
+	for {
+		b.mu.Lock()
+		db, pool := ex.(*database.DB)
+		if !pool || !b.dueLocked(force, days) {
+			break
+		}
+		b.mu.Unlock()
+		conn, err := db.Connx(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("routing: unable to read routes: %w", err)
+		}
+		defer conn.Close()
+		ex = conn
+	}
+	defer b.mu.Unlock()
+	if err := b.refresh(ctx, ex, force); err != nil {
+		return nil, err
+	}
 	if len(b.days)+len(days) > maxBookDays {
-		b.days, b.routes = map[int]map[string][]Stop{}, map[routeKey]*DayRoute{}
+		b.reset()
 	}
 	for _, d := range days {
 		if _, ok := b.days[d.key]; ok {
@@ -74,7 +131,34 @@ func (b *RouteBook) View(ctx context.Context, ex database.Querier, from, to time
 			return nil, err
 		}
 	}
-	return &RouteView{book: b, ctx: ctx, Roster: b.roster}, nil
+	if err := b.reload(ctx, ex); err != nil {
+		return nil, err
+	}
+	return &RouteView{book: b, ctx: ctx, Roster: b.roster, seqs: map[string]int64{}}, nil
+}
+
+// dueLocked reports whether a view would read the database now.
+func (b *RouteBook) dueLocked(force bool, days []searchDay) bool {
+	if !b.primed || force || len(b.dirty) > 0 || b.now().Sub(b.checked) >= b.Refresh {
+		return true
+	}
+	for _, d := range days {
+		if _, ok := b.days[d.key]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Seq is the version of a practitioner's route as this view first handed it out, for ClaimRoute;
+// -1, which no claim matches, for a route it never handed out.
+func (v *RouteView) Seq(id string) int64 {
+	v.book.mu.Lock()
+	defer v.book.mu.Unlock()
+	if seq, ok := v.seqs[id]; ok {
+		return seq
+	}
+	return -1
 }
 
 // Practitioner returns the cached practitioner with id.
@@ -94,6 +178,10 @@ func (v *RouteView) Route(p *Practitioner, y int, m time.Month, d int) (*DayRout
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	key := routeKey{p.ID, civilDay(y, m, d)}
+	// The book moves on while the view is used: a claim must name the version planned on.
+	if _, ok := v.seqs[p.ID]; !ok {
+		v.seqs[p.ID] = b.known[p.ID]
+	}
 	if r, ok := b.routes[key]; ok {
 		return r, r != nil
 	}
@@ -134,8 +222,33 @@ func FillLegs(ctx context.Context, tr Travel, r *DayRoute) error {
 	return nil
 }
 
-func (b *RouteBook) refresh(ctx context.Context, ex database.Querier) error {
-	roster, visits, err := b.Store.Marker(ctx, ex)
+func (b *RouteBook) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *RouteBook) reset() {
+	b.days, b.routes, b.known, b.dirty = map[int]map[string][]Stop{}, map[routeKey]*DayRoute{}, map[string]int64{}, map[string]bool{}
+}
+
+// refresh reads the roster again when its marker moved, and marks the practitioners whose routes
+// changed since the last look; without force it looks at most every Refresh.
+func (b *RouteBook) refresh(ctx context.Context, ex database.Querier, force bool) error {
+	now := b.now()
+	if b.primed && !force && now.Sub(b.checked) < b.Refresh {
+		return nil
+	}
+	var roster int64
+	var err error
+	if b.Generation != nil {
+		var gen uint64
+		gen, err = b.Generation(ctx)
+		roster = int64(gen)
+	} else {
+		roster, _, err = b.Store.Marker(ctx, ex)
+	}
 	if err != nil {
 		return err
 	}
@@ -153,36 +266,65 @@ func (b *RouteBook) refresh(ctx context.Context, ex database.Querier) error {
 		b.rosterSeq = roster
 	}
 	if !b.primed {
-		b.days, b.routes, b.visitSeq, b.primed = map[int]map[string][]Stop{}, map[routeKey]*DayRoute{}, visits, true
+		b.reset()
+		b.seen, b.base, b.checked, b.primed = nil, -1, now, true
 		return nil
 	}
-	if visits == b.visitSeq {
-		return nil
+	// Versions handed out up to outOfOrder before a look may have committed after it, so each
+	// look goes back to the highest version seen at least that long ago.
+	for len(b.seen) > 0 && now.Sub(b.seen[0].at) > outOfOrder {
+		b.base = b.seen[0].seq
+		b.seen = b.seen[1:]
 	}
-	changed, err := b.Store.ChangedSince(ctx, ex, b.visitSeq)
+	after := b.base
+	changed, err := b.Store.ChangedAfter(ctx, ex, after)
 	if err != nil {
 		return err
 	}
-	if len(changed) > 64 || len(b.days) == 0 {
-		b.days, b.routes = map[int]map[string][]Stop{}, map[routeKey]*DayRoute{}
-		b.visitSeq = visits
+	top := after
+	for id, seq := range changed {
+		top = max(top, seq)
+		if seq != b.known[id] {
+			if len(b.days) == 0 {
+				b.known[id] = seq
+			} else {
+				b.dirty[id] = true
+			}
+		}
+	}
+	if len(b.dirty) > 64 {
+		b.reset()
+	}
+	b.seen, b.checked = append(b.seen, seenAt{at: now, seq: top}), now
+	return nil
+}
+
+// reload reads again the stops of the practitioners marked dirty, on every loaded day: their
+// version first, then their visits, so the stops are never older than the version they carry.
+func (b *RouteBook) reload(ctx context.Context, ex database.Querier) error {
+	if len(b.dirty) == 0 {
+		return nil
+	}
+	if len(b.days) == 0 {
+		clear(b.dirty)
 		return nil
 	}
 	lo, hi := 1<<62, -(1 << 62)
 	for k := range b.days {
 		lo, hi = min(lo, k), max(hi, k)
 	}
-	from := b.dayStart(lo)
-	to := b.dayStart(hi + 1)
-	for _, id := range changed {
+	from, to := b.dayStart(lo), b.dayStart(hi+1)
+	for id := range b.dirty {
+		seq, err := b.Store.RouteSeq(ctx, ex, id)
+		if err != nil {
+			return err
+		}
 		vs, err := b.Store.BookedOf(ctx, ex, id, from, to)
 		if err != nil {
 			return err
 		}
 		for k, m := range b.days {
-			if _, had := m[id]; had {
-				delete(m, id)
-			}
+			delete(m, id)
 			delete(b.routes, routeKey{id, k})
 		}
 		for _, v := range vs {
@@ -191,8 +333,9 @@ func (b *RouteBook) refresh(ctx context.Context, ex database.Querier) error {
 				m[id] = append(m[id], stopOf(v.Visit))
 			}
 		}
+		b.known[id] = seq
+		delete(b.dirty, id)
 	}
-	b.visitSeq = visits
 	return nil
 }
 
@@ -201,6 +344,81 @@ func (b *RouteBook) Invalidate() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.primed = false
+}
+
+// Forget marks a practitioner's route to be read again before the next view: a claim found it
+// changed, or this process changed it without telling the book.
+func (b *RouteBook) Forget(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.primed {
+		b.dirty[id] = true
+	}
+}
+
+// Hold waits for this process's turn at a practitioner's route, so that bookings planned here
+// on the same route queue in memory rather than on the database's row lock, where all but one
+// would find the route changed and plan again. current reports whether the route is still at
+// version seen (else the caller plans again on the book, which has the change). release ends
+// the turn; call it once the booking has committed and been applied with Booked.
+func (b *RouteBook) Hold(ctx context.Context, id string, seen int64) (release func(), current bool, err error) {
+	b.mu.Lock()
+	if b.turns == nil {
+		b.turns = map[string]chan struct{}{}
+	}
+	turn, ok := b.turns[id]
+	if !ok {
+		turn = make(chan struct{}, 1)
+		b.turns[id] = turn
+	}
+	b.mu.Unlock()
+	select {
+	case turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	release = func() { <-turn }
+	b.mu.Lock()
+	current = b.known[id] == seen && !b.dirty[id]
+	b.mu.Unlock()
+	return release, current, nil
+}
+
+// Stale reports that a claim of a practitioner's route at version seen failed: unless the book
+// has moved past seen already (this process's own booking, applied when it committed), the route
+// is read again before the next view.
+func (b *RouteBook) Stale(id string, seen int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.primed && b.known[id] == seen {
+		b.dirty[id] = true
+	}
+}
+
+// Booked applies this process's own committed booking of v to the book: the route claimed at
+// version seen is now at version claimed with v in it. When the book moved on meanwhile, the route
+// is read again instead.
+func (b *RouteBook) Booked(v Visit, seen, claimed int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.primed {
+		return
+	}
+	id := v.PractitionerID
+	switch b.known[id] {
+	case claimed:
+		return
+	case seen:
+	default:
+		b.dirty[id] = true
+		return
+	}
+	b.known[id] = claimed
+	k := civilDayIn(v.Start, b.Loc)
+	if m, ok := b.days[k]; ok {
+		m[id] = append(m[id][:len(m[id]):len(m[id])], stopOf(v))
+		delete(b.routes, routeKey{id, k})
+	}
 }
 
 func (b *RouteBook) dayStart(key int) time.Time {
@@ -216,6 +434,11 @@ func civilDayIn(t time.Time, loc *time.Location) int {
 func (b *RouteBook) loadDay(ctx context.Context, ex database.Querier, d searchDay) error {
 	from := time.Date(d.y, d.m, d.d, 0, 0, 0, 0, b.Loc)
 	to := time.Date(d.y, d.m, d.d+1, 0, 0, 0, 0, b.Loc)
+	// Versions before visits: a route read newer than its version only makes a claim fail.
+	seqs, err := b.Store.RouteSeqs(ctx, ex)
+	if err != nil {
+		return err
+	}
 	vs, err := b.Store.Booked(ctx, ex, from, to)
 	if err != nil {
 		return err
@@ -223,6 +446,16 @@ func (b *RouteBook) loadDay(ctx context.Context, ex database.Querier, d searchDa
 	m := make(map[string][]Stop)
 	for _, v := range vs {
 		m[v.PractitionerID] = append(m[v.PractitionerID], stopOf(v.Visit))
+	}
+	first := len(b.days) == 0
+	for id, seq := range seqs {
+		switch {
+		case first:
+			b.known[id] = seq
+		case seq != b.known[id]:
+			// Its other days were read at an older version: read them all again.
+			b.dirty[id] = true
+		}
 	}
 	b.days[d.key] = m
 	return nil

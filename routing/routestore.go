@@ -2,7 +2,9 @@ package routing
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,7 +37,13 @@ func bumpMarker(ctx context.Context, ex database.Querier, name string) error {
 
 func bumpMarkerValue(ctx context.Context, ex database.Querier, name string) (int64, error) {
 	var v int64
-	err := ex.GetContext(ctx, &v, ex.Rebind(`UPDATE routing_marker SET counter = counter + 1 WHERE name = ? RETURNING counter`), name)
+	const bump = `UPDATE routing_marker SET counter = counter + 1 WHERE name = ? RETURNING counter`
+	var err error
+	if tx, ok := ex.(*database.Tx); ok {
+		err = tx.QueryRowPrepared(ctx, bump, name).Scan(&v)
+	} else {
+		err = ex.GetContext(ctx, &v, ex.Rebind(bump), name)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("routing: unable to mark a change of %s: %w", name, err)
 	}
@@ -64,17 +72,105 @@ func touch(ctx context.Context, ex database.Querier, practitionerIDs ...string) 
 	if err := lockRows(ctx, ex, ids); err != nil {
 		return err
 	}
-	seq, err := bumpMarkerValue(ctx, ex, markerVisits)
+	next, args, err := nextRouteSeq(ctx, ex)
 	if err != nil {
 		return err
 	}
-	q := ex.Rebind(`UPDATE route_changes SET seq = ? WHERE practitioner_id = ?`)
+	q := ex.Rebind(`UPDATE route_changes SET seq = ` + next + ` WHERE practitioner_id = ?`)
 	for _, id := range ids {
-		if _, err := ex.ExecContext(ctx, q, seq, id); err != nil {
+		if _, err := ex.ExecContext(ctx, q, append(args, id)...); err != nil {
 			return fmt.Errorf("routing: unable to mark the route of %s changed: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// nextRouteSeq is the SQL expression, and its arguments, of a new route version: on PostgreSQL
+// the sequence's next value, which no transaction waits for; on SQLite, whose one writer at a
+// time already orders everything, the visits counter raised in ex.
+func nextRouteSeq(ctx context.Context, ex database.Querier) (string, []any, error) {
+	if dialectOf(ex) == database.Postgres {
+		return "nextval('route_seq')", nil, nil
+	}
+	seq, err := bumpMarkerValue(ctx, ex, markerVisits)
+	if err != nil {
+		return "", nil, err
+	}
+	return "?", []any{seq}, nil
+}
+
+func dialectOf(ex database.Querier) database.Dialect {
+	switch q := ex.(type) {
+	case *database.Tx:
+		return q.Dialect
+	case *database.DB:
+		return q.Dialect
+	}
+	return database.SQLite
+}
+
+// ClaimRoute is how a booking planned on a cached route takes that route: in one statement it
+// checks that the practitioner's route is still at version seen (0 for a route never changed),
+// stamps a new version and holds the row until tx ends. ok is false when the route changed since
+// (the caller re-reads it and plans again); claimed is the new version.
+func (s *SQLStore) ClaimRoute(ctx context.Context, tx *database.Tx, practitionerID string, seen int64) (claimed int64, ok bool, err error) {
+	next, args, err := nextRouteSeq(ctx, tx)
+	if err != nil {
+		return 0, false, err
+	}
+	args = append([]any{practitionerID}, args...)
+	err = tx.QueryRowPrepared(ctx, `INSERT INTO route_changes (practitioner_id, seq) VALUES (?, `+next+`)
+		ON CONFLICT (practitioner_id) DO UPDATE SET seq = excluded.seq WHERE route_changes.seq = ? RETURNING seq`,
+		append(args, seen)...).Scan(&claimed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, fmt.Errorf("routing: unable to claim the route of %s: %w", practitionerID, err)
+	}
+	return claimed, true, nil
+}
+
+// RouteSeq is the version of a practitioner's route (0 when it never changed).
+func (s *SQLStore) RouteSeq(ctx context.Context, ex database.Querier, practitionerID string) (int64, error) {
+	var seq int64
+	err := ex.GetContext(ctx, &seq, ex.Rebind(`SELECT seq FROM route_changes WHERE practitioner_id = ?`), practitionerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("routing: unable to read the route version of %s: %w", practitionerID, err)
+	}
+	return seq, nil
+}
+
+// RouteSeqs is the version of every route that ever changed, by practitioner.
+func (s *SQLStore) RouteSeqs(ctx context.Context, ex database.Querier) (map[string]int64, error) {
+	return s.changed(ctx, ex, -1)
+}
+
+// ChangedAfter is the version of every route changed after version seq, by practitioner.
+func (s *SQLStore) ChangedAfter(ctx context.Context, ex database.Querier, seq int64) (map[string]int64, error) {
+	return s.changed(ctx, ex, seq)
+}
+
+func (s *SQLStore) changed(ctx context.Context, ex database.Querier, after int64) (map[string]int64, error) {
+	rows, err := ex.QueryContext(ctx, ex.Rebind(`SELECT practitioner_id, seq FROM route_changes WHERE seq > ?`), after)
+	if err != nil {
+		return nil, fmt.Errorf("routing: unable to list changed routes: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var seq int64
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("routing: unable to list changed routes: %w", err)
+		}
+		out[id] = seq
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("routing: unable to list changed routes: %w", err)
+	}
+	return out, nil
 }
 
 func compactStrings(s []string) []string {
@@ -95,7 +191,8 @@ func (s *SQLStore) LockRoute(ctx context.Context, tx *database.Tx, practitionerI
 	return lockRows(ctx, tx, []string{practitionerID})
 }
 
-// Marker returns the change marker's counters: the roster's and the visits'.
+// Marker returns the change marker's counters: the roster's and the visits' (the last route
+// version on SQLite; PostgreSQL takes route versions from its sequence and leaves it at 0).
 func (s *SQLStore) Marker(ctx context.Context, ex database.Querier) (roster, visits int64, err error) {
 	var rows []struct {
 		Name    string `db:"name"`
@@ -113,15 +210,6 @@ func (s *SQLStore) Marker(ctx context.Context, ex database.Querier) (roster, vis
 		}
 	}
 	return roster, visits, nil
-}
-
-// ChangedSince lists the practitioners whose visits changed after marker value seq.
-func (s *SQLStore) ChangedSince(ctx context.Context, ex database.Querier, seq int64) ([]string, error) {
-	var ids []string
-	if err := ex.SelectContext(ctx, &ids, ex.Rebind(`SELECT practitioner_id FROM route_changes WHERE seq > ? ORDER BY practitioner_id`), seq); err != nil {
-		return nil, fmt.Errorf("routing: unable to list changed routes: %w", err)
-	}
-	return ids, nil
 }
 
 // PractitionersOn returns every stored practitioner, on ex, sorted by id.
@@ -240,10 +328,17 @@ type Escalation struct {
 
 // Escalate records an escalated case in the caller's transaction (the decision's own).
 func (s *SQLStore) Escalate(ctx context.Context, ex database.Querier, e Escalation) error {
-	_, err := ex.ExecContext(ctx, ex.Rebind(`INSERT INTO escalations (decision_id, team_id, pathway, priority, reason, deadline_at, created_at)
+	const q = `INSERT INTO escalations (decision_id, team_id, pathway, priority, reason, deadline_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (decision_id) DO UPDATE SET reason = excluded.reason, deadline_at = excluded.deadline_at,
-		created_at = excluded.created_at, resolved_at = NULL`),
-		e.DecisionID, e.Team, e.Pathway, e.Priority, e.Reason, database.NewTime(e.Deadline), database.NewTime(e.CreatedAt))
+		created_at = excluded.created_at, resolved_at = NULL`
+	args := []any{e.DecisionID, e.Team, e.Pathway, e.Priority, e.Reason, database.NewTime(e.Deadline), database.NewTime(e.CreatedAt)}
+	var err error
+	if tx, ok := ex.(*database.Tx); ok {
+		// With a decision, it goes with the decision's own statement.
+		err = tx.Defer(ctx, q, args...)
+	} else {
+		_, err = ex.ExecContext(ctx, ex.Rebind(q), args...)
+	}
 	if err != nil {
 		return fmt.Errorf("routing: unable to escalate decision %s: %w", e.DecisionID, err)
 	}

@@ -189,12 +189,34 @@ func (s *SQLStore) Book(ctx context.Context, ex database.Querier, v StoredVisit)
 		err = touch(ctx, ex, v.PractitionerID)
 	}
 	if database.IsUniqueViolation(err) {
-		return failure.Errorf(failure.Conflict, "routing: unable to book appointment %s: practitioner %s at %s: %w",
-			v.ID, v.PractitionerID, v.Start.UTC().Format(time.RFC3339), ErrSlotTaken)
+		return SlotTakenError(v.ID, v.PractitionerID, v.Start)
 	} else if err != nil {
 		return fmt.Errorf("routing: unable to book appointment %s: %w", v.ID, err)
 	}
 	return nil
+}
+
+// BookClaimed inserts a booked appointment into a route the caller's transaction claimed with
+// ClaimRoute, which already stamped the route's new version, as a deferred write of tx.
+func (s *SQLStore) BookClaimed(ctx context.Context, tx *database.Tx, v StoredVisit) error {
+	err := tx.Defer(ctx, `INSERT INTO appointments (`+visitColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		v.ID, v.CaseID, v.SubjectRef, v.PractitionerID, v.ServiceID, v.Pathway,
+		database.NewTime(v.Start), database.NewTime(v.End), v.Loc.Lat, v.Loc.Lon, StatusBooked, bit(v.Pinned),
+		listOf(v.RequiredSkills), listOf(v.CandidateServiceIDs), database.NewTime(v.CreatedAt), database.NewTime(v.UpdatedAt),
+		nullTime(v.Earliest), nullTime(v.Latest))
+	if database.IsUniqueViolation(err) {
+		return SlotTakenError(v.ID, v.PractitionerID, v.Start)
+	} else if err != nil {
+		return fmt.Errorf("routing: unable to book appointment %s: %w", v.ID, err)
+	}
+	return nil
+}
+
+// SlotTakenError is the error of a booking that found its practitioner's slot taken.
+func SlotTakenError(visitID, practitionerID string, start time.Time) error {
+	return failure.Errorf(failure.Conflict, "routing: unable to book appointment %s: practitioner %s at %s: %w",
+		visitID, practitionerID, start.UTC().Format(time.RFC3339), ErrSlotTaken)
 }
 
 // IsSlotTaken reports whether err is a booking that lost its slot to another.

@@ -138,14 +138,15 @@ func TestMoveChecksTheRoute(t *testing.T) {
 		if v, err := store.Visit(ctx, "a"); err != nil || !v.Start.Equal(at(10, 0)) {
 			t.Fatalf("refused moves changed the visit: %+v %v", v.Start, err)
 		}
-		_, before, _ := store.Marker(ctx, db)
+		va, _ := store.Visit(ctx, "a")
+		before, _ := store.RouteSeq(ctx, db, va.PractitionerID)
 		// Any minute will do: 13:03 is off every grid, after the break, in time to reach c.
 		moved, err := store.Move(ctx, nil, routing.MoveRequest{VisitID: "a", Start: at(13, 3), Now: storeNow, Loc: london})
 		if err != nil || !moved.Start.Equal(at(13, 3)) || moved.End.Sub(moved.Start) != 45*time.Minute {
 			t.Fatalf("move: %+v %v", moved, err)
 		}
-		if _, after, _ := store.Marker(ctx, db); after <= before {
-			t.Errorf("change marker %d -> %d, want it moved", before, after)
+		if after, _ := store.RouteSeq(ctx, db, va.PractitionerID); after <= before {
+			t.Errorf("route version %d -> %d, want it moved", before, after)
 		}
 		// Outside the window only when the coordinator overrides it, and the override is recorded.
 		if _, err := store.Move(ctx, nil, routing.MoveRequest{VisitID: "a", Start: at(13, 13), Now: storeNow.Add(time.Minute), Loc: london}); err != nil {

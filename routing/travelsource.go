@@ -33,15 +33,12 @@ type TravelSource struct {
 	Geometry Geometry
 }
 
-// NewTravelSource builds the travel a configuration names, with its times cached.
+// NewTravelSource builds the travel a configuration names, with an OSRM server's times cached.
 func NewTravelSource(cfg TravelConfig) (TravelSource, error) {
 	switch cfg.Source {
 	case "", SourceGreatCircle:
-		c, err := NewCached(GreatCircle{}, travelCachePairs)
-		if err != nil {
-			return TravelSource{}, err
-		}
-		return TravelSource{Name: SourceGreatCircle, Travel: c}, nil
+		// A few multiplications: computing a time again costs less than looking it up.
+		return TravelSource{Name: SourceGreatCircle, Travel: GreatCircle{}}, nil
 	case SourceOSRM:
 		if cfg.OSRMURL == "" {
 			return TravelSource{}, fmt.Errorf("routing: unable to use OSRM travel: no server URL")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
@@ -82,6 +83,10 @@ type Program struct {
 	always      []bool         // always[i] when rule i has no condition
 	// plan is the layout every explanation of this program shares.
 	plan explainPlan
+	// index, when not nil, narrows first-match evaluation to the rules that can match.
+	index *ruleIndex
+	// activations are Evaluate's, reused across evaluations.
+	activations *sync.Pool
 }
 
 // celType maps a field kind to its CEL declaration type.
@@ -101,7 +106,8 @@ func celType(k Kind) *cel.Type {
 // Compile type-checks every variable and rule of rs against the form schema and the pathway
 // catalogue, and returns a Program; all problems are reported together with file, rule and position.
 func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Program, error) {
-	p := &Program{RuleSet: rs, SHA256: rs.SHA256(), Schema: schema, lookup: map[string]int{}}
+	p := &Program{RuleSet: rs, SHA256: rs.SHA256(), Schema: schema, lookup: map[string]int{},
+		activations: &sync.Pool{New: func() any { return new(activation) }}}
 	var probs []Problem
 	add := func(rule string, pos Pos, msg string) {
 		probs = append(probs, Problem{File: rs.File, Rule: rule, Line: pos.Line, Column: pos.Column, Msg: msg})
@@ -176,6 +182,7 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		}
 		return ast, true
 	}
+	var plan func(ast *cel.Ast, est cost.Estimate) (compiledExpr, error)
 	program := func(ast *cel.Ast) (compiledExpr, error) {
 		est, err := env.EstimateCost(ast, noSizes{})
 		if err != nil {
@@ -184,6 +191,9 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		if est.Min > CostLimit {
 			return compiledExpr{}, fmt.Errorf("estimated cost %d is over the limit of %d", est.Min, CostLimit)
 		}
+		return plan(ast, est)
+	}
+	plan = func(ast *cel.Ast, est cost.Estimate) (compiledExpr, error) {
 		opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
 		// Tracking cost at run time costs allocations on every evaluation; an expression whose
 		// worst case is already within the limit cannot exceed it, so only the others pay, and
@@ -220,7 +230,9 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		p.vars = append(p.vars, ce)
 	}
 
-	for _, r := range rs.Rules {
+	preds := make([]rulePredicates, len(rs.Rules))
+	kinds := map[int]Kind{}
+	for ri, r := range rs.Rules {
 		if knownPathway != nil && r.Then.Pathway != "" && !knownPathway(r.Then.Pathway) {
 			add(r.ID, r.Pos, fmt.Sprintf("then.pathway %q is not in the pathway catalogue", r.Then.Pathway))
 		}
@@ -243,7 +255,19 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		if err != nil {
 			add(r.ID, r.WhenPos, err.Error())
 		} else {
-			ce.op, ce.parts = p.splitParts(env, ast, ce, program)
+			operand := program
+			if ce.bounded {
+				// The worst case of a && or || chain is the sum of its operands' worst cases, so
+				// each operand of a bounded condition is bounded too, by the whole's estimate;
+				// estimating each again would cost a large rule set a tenth of its compile time.
+				operand = func(sub *cel.Ast) (compiledExpr, error) { return plan(sub, ce.cost) }
+			}
+			ce.op, ce.parts = p.splitParts(env, ast, ce, operand)
+			// An expression with a run-time cost limit can fail on an operand the index would
+			// find false, so only bounded ones are indexed.
+			if ce.bounded {
+				preds[ri] = p.predicatesOf(ast.NativeRep(), kinds)
+			}
 		}
 		p.rules = append(p.rules, ce)
 		p.always = append(p.always, false)
@@ -252,6 +276,7 @@ func Compile(rs *RuleSet, schema Schema, knownPathway func(id string) bool) (*Pr
 		return nil, &CompileError{Problems: probs}
 	}
 	p.plan = p.planExplanations()
+	p.index = buildIndex(len(p.rules), preds, kinds, p.slots)
 	return p, nil
 }
 

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
@@ -34,6 +35,13 @@ type activation struct {
 	p    *Program
 	in   *Input
 	vars []ref.Val
+	own  Input // the input of a pooled activation, which in points to
+}
+
+// release returns a pooled activation, holding on to nothing of its evaluation.
+func (a *activation) release(pool *sync.Pool) {
+	*a = activation{}
+	pool.Put(a)
 }
 
 // ResolveName implements interpreter.Activation.
@@ -66,6 +74,25 @@ func (a *activation) value(i int) (ref.Val, bool) {
 		}
 	}
 	return nil, false
+}
+
+// plain is the value at an input slot as a plain value; a variable not yet evaluated has none.
+func (a *activation) plain(s slot) Value {
+	switch s.src {
+	case fromAnswer:
+		return a.in.Answers[s.i]
+	case fromScore:
+		return a.in.Scores[s.i]
+	case fromAge:
+		return a.in.Age
+	case fromParam:
+		return a.p.paramValues[s.i]
+	case fromVar:
+		if s.i < len(a.vars) && a.vars[s.i] != nil {
+			return plainValue(a.vars[s.i])
+		}
+	}
+	return Value{}
 }
 
 func celValue(v Value) (ref.Val, bool) {
@@ -112,12 +139,17 @@ type Result struct {
 // that a rule reads) is an error naming it, never a silent default.
 func (p *Program) Evaluate(in Input) (Result, error) {
 	r := Result{p: p, in: in}
-	a := activation{p: p, in: &r.in}
+	// CEL keeps the activation it is given only for the call, but as an interface it escapes: a
+	// pooled one, holding its own copy of the input, keeps r and the caller's input off the heap.
+	a := p.activations.Get().(*activation)
+	defer a.release(p.activations)
+	a.p, a.own = p, in
+	a.in = &a.own
 	if len(p.vars) > 0 {
 		a.vars = make([]ref.Val, len(p.vars))
 		for i := range p.vars {
 			v := &p.vars[i]
-			out, err := v.eval(&a)
+			out, err := v.eval(a)
 			if err != nil {
 				return Result{}, &EvalError{RuleSet: p.RuleSet.ID, Version: p.RuleSet.Version, Var: p.RuleSet.Variables[i].Name, Err: err}
 			}
@@ -125,23 +157,45 @@ func (p *Program) Evaluate(in Input) (Result, error) {
 		}
 		r.vars = a.vars
 	}
-	for i := range p.rules {
-		rule := &p.rules[i]
-		if p.always[i] {
-			r.rule = i
-			return r, nil
-		}
-		out, err := rule.eval(&a)
-		if err != nil {
-			return Result{}, &EvalError{RuleSet: p.RuleSet.ID, Version: p.RuleSet.Version, Rule: p.RuleSet.Rules[i].ID, Err: err}
-		}
-		if out == types.True {
-			r.rule = i
-			return r, nil
-		}
+	var i int
+	var err error
+	if p.index != nil {
+		i, err = p.firstMatch(a)
+	} else {
+		i, err = p.linearMatch(a)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if i >= 0 {
+		r.rule = i
+		return r, nil
 	}
 	// Compile refuses a rule set whose last rule can fail to match, so this is unreachable.
 	return Result{}, fmt.Errorf("rules: %s v%d: no rule matched", p.RuleSet.ID, p.RuleSet.Version)
+}
+
+// linearMatch is first-match evaluation of every rule in order: the index of the rule that
+// matched, or -1.
+func (p *Program) linearMatch(a *activation) (int, error) {
+	for i := range p.rules {
+		if ok, err := p.matches(i, a); ok || err != nil {
+			return i, err
+		}
+	}
+	return -1, nil
+}
+
+// matches evaluates rule i's condition.
+func (p *Program) matches(i int, a *activation) (bool, error) {
+	if p.always[i] {
+		return true, nil
+	}
+	out, err := p.rules[i].eval(a)
+	if err != nil {
+		return false, &EvalError{RuleSet: p.RuleSet.ID, Version: p.RuleSet.Version, Rule: p.RuleSet.Rules[i].ID, Err: err}
+	}
+	return out == types.True, nil
 }
 
 // Rule returns the rule that matched.

@@ -74,8 +74,11 @@ func (p *Program) splitParts(env *cel.Env, checked *cel.Ast, whole compiledExpr,
 		if err != nil {
 			return "", single()
 		}
-		sub, iss := env.Compile(text)
-		if iss != nil && iss.Err() != nil {
+		// The operand is already parsed and checked as part of the whole: its subtree, with the
+		// whole's types and references, is the checked operand, and parsing its text again
+		// would cost most of a large rule set's compile time.
+		sub, err := operandAst(native, e)
+		if err != nil {
 			return "", single()
 		}
 		ce, err := program(sub)
@@ -85,6 +88,28 @@ func (p *Program) splitParts(env *cel.Env, checked *cel.Ast, whole compiledExpr,
 		parts = append(parts, compiledPart{text: text, expr: &ce, ref: p.nameIndex(text), cmp: p.comparisonOf(e, native.SourceInfo())})
 	}
 	return op, parts
+}
+
+// operandAst is the checked AST of one operand of a checked expression.
+//
+// Only the operand's own types and references are carried over: converting the whole's for each
+// operand would cost as much as the parse it saves.
+func operandAst(whole *ast.AST, e ast.Expr) (*cel.Ast, error) {
+	typed, refs := map[int64]*types.Type{}, map[int64]*ast.ReferenceInfo{}
+	allTypes, allRefs := whole.TypeMap(), whole.ReferenceMap()
+	ast.PostOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if t, ok := allTypes[x.ID()]; ok {
+			typed[x.ID()] = t
+		}
+		if r, ok := allRefs[x.ID()]; ok {
+			refs[x.ID()] = r
+		}
+	}))
+	pb, err := ast.ToProto(ast.NewCheckedAST(ast.NewAST(e, whole.SourceInfo()), typed, refs))
+	if err != nil {
+		return nil, err
+	}
+	return cel.CheckedExprToAst(pb), nil
 }
 
 // comparison is an operand of the form `a OP b`, where each side is an input name or a literal

@@ -85,7 +85,47 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 			return &decision.Decision, false, nil
 		}
 		contended := false
+		// Each attempt plans on the route book before its transaction, so that the transaction
+		// (on SQLite the one writer) holds its locks for the writes alone: it claims the planned
+		// route, and a route changed meanwhile sends the attempt back here to plan again.
+		release := func() {}
+		defer func() { release() }() // after the booking is applied to the book below
+		plan := func(ctx context.Context) error {
+			release()
+			release, pl.plan = func() {}, nil
+			if contended {
+				return nil
+			}
+			for range maxReplans {
+				if err := p.apply(ctx, p.DB, pl, &decision.Decision, at, e.NewID, false); err != nil {
+					return err
+				}
+				if pl.plan == nil || pl.plan.pr == nil {
+					return nil
+				}
+				turn, current, err := p.Routes.Hold(ctx, pl.plan.pr.ID, pl.plan.seen)
+				if err != nil {
+					return err
+				}
+				release = turn
+				if current {
+					return nil
+				}
+				// Another booking here changed the route while this one waited: plan again.
+				release()
+				release = func() {}
+			}
+			return nil // the claim finds out
+		}
 		book = func(ctx context.Context, tx *database.Tx, d *Decision) error {
+			pl.booked = nil
+			if plan := pl.plan; plan != nil {
+				pl.plan = nil
+				if plan.escalate != "" {
+					return p.escalate(ctx, tx, pl, d, plan.escalate, at, true)
+				}
+				return p.commitClaimed(ctx, tx, pl, d, plan.req, plan.ins, plan.pr, at, e.NewID)
+			}
 			if err := p.apply(ctx, tx, pl, d, at, e.NewID, !contended); err != nil {
 				return err
 			}
@@ -95,18 +135,28 @@ func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Deci
 			}
 			return nil
 		}
-		return e.save(ctx, decision, body, opts, book, &contended, max(p.Attempts, 1))
+		stored, created, err := e.save(ctx, decision, body, opts, plan, book, &contended, max(p.Attempts, 1))
+		if err == nil && created {
+			p.committed(pl)
+		}
+		if err != nil {
+			// The book may have read what a failed transaction wrote: read everything afresh.
+			p.Routes.Invalidate()
+		}
+		return stored, created, err
 	}
 	if opts.DryRun {
 		return &decision.Decision, false, nil
 	}
-	return e.save(ctx, decision, body, opts, nil, nil, 1)
+	return e.save(ctx, decision, body, opts, nil, nil, nil, 1)
 }
 
 // save stores the decision, retrying the whole transaction with fresh bookings when a concurrent
 // submission took the chosen slot; after attempts losses it stores the decision for manual
-// allocation rather than fail, because an accepted assessment must never be lost.
-func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts Options, book Booking, contended *bool, attempts int) (*Decision, bool, error) {
+// allocation rather than fail, because an accepted assessment must never be lost. before, when
+// set, runs ahead of each attempt's transaction.
+func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts Options, before func(context.Context) error,
+	book Booking, contended *bool, attempts int) (*Decision, bool, error) {
 	sum := sha256.Sum256(body)
 	key := Idempotency{Key: opts.IdempotencyKey, RequestSHA256: hex.EncodeToString(sum[:])}
 	// The access record comes last: it locks the audit chain's head until the commit.
@@ -135,6 +185,11 @@ func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts 
 	attempt := 0
 	err := retry.Do(ctx, retryAtOnce(retries), func(ctx context.Context) error {
 		attempt++
+		if before != nil {
+			if err := before(ctx); err != nil {
+				return err
+			}
+		}
 		var err error
 		stored, created, err = e.Store.SaveDecision(ctx, &decision.Decision, key, book)
 		if err = retryIfSlotTaken(err); contended != nil && attempt >= attempts && routing.IsSlotTaken(err) {
@@ -150,6 +205,10 @@ func (e *Engine) save(ctx context.Context, decision *Decided, body []byte, opts 
 	}
 	return stored, created, nil
 }
+
+// maxReplans bounds how often one attempt plans again on the book because bookings made in this
+// process changed the chosen route while it waited its turn.
+const maxReplans = 8
 
 // Decided is a decision together with the assessment it was made on.
 type Decided struct {

@@ -57,10 +57,8 @@ func NewPlacement(db *database.DB, pathways rules.Store, zone string) *Placement
 	if setup != nil {
 		setup = failure.Errorf(failure.Unavailable, "triage: time zone %q: %w", zone, setup)
 	}
+	// Great-circle travel is a few multiplications: computing it again costs less than a cache.
 	var travel routing.Travel = routing.GreatCircle{}
-	if cached, err := routing.NewCached(travel, 100_000); err == nil {
-		travel = cached
-	}
 	places := directory.NewSQLStore(db)
 	store := routing.NewSQLStore(db)
 	return &Placement{
@@ -92,6 +90,32 @@ type placing struct {
 	flags    []string
 	// ix is the directory the decision was matched against, for the services' opening hours.
 	ix *directory.Index
+	// claim plans on the route book's cached routes and claims the chosen route at the version it
+	// was planned on, instead of reading and locking it inside the transaction; last is who saw the
+	// subject last, read before the transaction; booked is the booking the last attempt made, to
+	// apply to the book once committed.
+	claim  bool
+	last   string
+	booked *claimed
+	// plan is the insertion chosen before the transaction, for its first attempt to claim.
+	plan *planned
+}
+
+// planned is an insertion chosen on the route book, to be claimed and booked in the transaction.
+type planned struct {
+	req routing.RouteRequest
+	ins routing.Inserted
+	pr  *routing.Practitioner
+	// escalate is the reason, when nobody could take the visit and the plan is to escalate.
+	escalate string
+	// seen is the version of pr's route the insertion was planned on.
+	seen int64
+}
+
+// claimed is a booking into a route claimed at version seen, which it moved to version now.
+type claimed struct {
+	visit     routing.Visit
+	seen, now int64
 }
 
 // prepare locates the subject and matches the outcome to services at the decision time.
@@ -148,7 +172,20 @@ func (p *Placement) prepare(ctx context.Context, d *Decided, at time.Time, rejec
 		q.Age = directory.YearsOld(int(age.I))
 	}
 	out.match, out.ix = ix.Match(q), ix
+	if out.visits && len(out.match.Candidates) > 0 {
+		if out.last, err = p.Routing.LastPractitioner(ctx, nil, out.subject, at); err != nil {
+			return nil, err
+		}
+	}
+	out.claim = true
 	return out, nil
+}
+
+// committed applies a committed decision's booking to the route book.
+func (p *Placement) committed(pl *placing) {
+	if b := pl.booked; b != nil {
+		p.Routes.Booked(b.visit, b.seen, b.now)
+	}
 }
 
 // apply writes the match into the decision and, when the pathway visits and a service matched,

@@ -77,7 +77,13 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 	if !latest.After(earliest) {
 		latest = earliest.Add(time.Minute)
 	}
-	view, err := p.Routes.View(ctx, ex, earliest, latest)
+	var view *routing.RouteView
+	var err error
+	if pl.claim {
+		view, err = p.Routes.Cached(ctx, ex, earliest, latest)
+	} else {
+		view, err = p.Routes.View(ctx, ex, earliest, latest)
+	}
 	if err != nil {
 		return err
 	}
@@ -90,9 +96,11 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 			}
 		}
 	}
-	last, err := p.Routing.LastPractitioner(ctx, ex, pl.subject, at)
-	if err != nil {
-		return err
+	last := pl.last
+	if !pl.claim {
+		if last, err = p.Routing.LastPractitioner(ctx, ex, pl.subject, at); err != nil {
+			return err
+		}
 	}
 	ids := make([]string, len(pl.match.Candidates))
 	for i, c := range pl.match.Candidates {
@@ -119,6 +127,9 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 	}
 	if ins.Appointment != nil {
 		pr, _ := view.Practitioner(ins.Appointment.PractitionerID)
+		if pl.claim && !book && len(ins.Moved) == 0 {
+			pl.plan = &planned{req: req, ins: ins, pr: pr, seen: view.Seq(pr.ID)}
+		}
 		return p.commit(ctx, ex, pl, d, req, ins, pr, nil, at, newID, book)
 	}
 	reason := ins.UnassignedReason
@@ -129,6 +140,10 @@ func (p *Placement) place(ctx context.Context, ex database.Querier, pl *placing,
 	reason += "; " + why
 	if sameDay {
 		reason += "; a same-day review is never booked for a later day"
+	}
+	if pl.claim && !book {
+		// Planned before the transaction: it only has to write the escalation.
+		pl.plan = &planned{escalate: reason}
 	}
 	return p.escalate(ctx, ex, pl, d, reason, at, book)
 }
@@ -302,6 +317,9 @@ func maxTime(a, b time.Time) time.Time {
 func (p *Placement) commit(ctx context.Context, ex database.Querier, pl *placing, d *Decision, req routing.RouteRequest,
 	ins routing.Inserted, pr *routing.Practitioner, onCall *routing.OnCall, at time.Time, newID func() string, book bool) error {
 	ap := ins.Appointment
+	if book && pl.claim && onCall == nil && len(ins.Moved) == 0 {
+		return p.commitClaimed(ctx, ex, pl, d, req, ins, pr, at, newID)
+	}
 	if book {
 		tx, ok := ex.(*database.Tx)
 		if !ok {
@@ -341,17 +359,65 @@ func (p *Placement) commit(ctx context.Context, ex database.Querier, pl *placing
 	}
 	visitID := newID()
 	if book {
-		err := p.Routing.Book(ctx, ex, routing.StoredVisit{
-			Visit: routing.Visit{ID: visitID, CaseID: d.ID, PractitionerID: ap.PractitionerID, ServiceID: ap.ServiceID,
-				Pathway: pl.pathway.ID, Start: ap.Start, End: ap.End, Loc: pl.where,
-				RequiredSkills: pl.pathway.Skills, CandidateServiceIDs: req.CandidateServiceIDs,
-				Earliest: req.Earliest, Latest: req.Latest},
-			SubjectRef: d.SubjectRef, CreatedAt: at, UpdatedAt: at,
-		})
-		if err != nil {
+		if err := p.Routing.Book(ctx, ex, p.visit(pl, d, req, ap, visitID, at)); err != nil {
 			return err
 		}
+		// This process changed the route without claiming it: the book reads it again.
+		p.Routes.Forget(ap.PractitionerID)
 	}
+	p.assigned(d, ins, visitID)
+	return nil
+}
+
+// visit is the appointment a decision books.
+func (p *Placement) visit(pl *placing, d *Decision, req routing.RouteRequest, ap *routing.Appointment, id string, at time.Time) routing.StoredVisit {
+	return routing.StoredVisit{
+		Visit: routing.Visit{ID: id, CaseID: d.ID, PractitionerID: ap.PractitionerID, ServiceID: ap.ServiceID,
+			Pathway: pl.pathway.ID, Start: ap.Start, End: ap.End, Loc: pl.where,
+			RequiredSkills: pl.pathway.Skills, CandidateServiceIDs: req.CandidateServiceIDs,
+			Earliest: req.Earliest, Latest: req.Latest},
+		SubjectRef: d.SubjectRef, CreatedAt: at, UpdatedAt: at,
+	}
+}
+
+// commitClaimed books an insertion planned on the route book's cached route: it claims the route
+// at the version it was planned on, which fails when another booking changed the route since (the
+// caller then retries with the route read again), and defers the appointment's INSERT to the
+// decision's own statement.
+func (p *Placement) commitClaimed(ctx context.Context, ex database.Querier, pl *placing, d *Decision, req routing.RouteRequest,
+	ins routing.Inserted, pr *routing.Practitioner, at time.Time, newID func() string) error {
+	tx, ok := ex.(*database.Tx)
+	if !ok {
+		return fmt.Errorf("triage: unable to book decision %s: booking needs the decision's transaction", d.ID)
+	}
+	var seen int64
+	if v, ok := req.Routes.(*routing.RouteView); ok {
+		seen = v.Seq(pr.ID)
+	}
+	store := p.Routing.(*routing.SQLStore)
+	now, ok, err := store.ClaimRoute(ctx, tx, pr.ID, seen)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		p.Routes.Stale(pr.ID, seen)
+		return failure.Errorf(failure.Conflict, "route of %s changed by a concurrent booking: %w", pr.ID, routing.ErrSlotTaken)
+	}
+	ap := ins.Appointment
+	ap.PractitionerName = pr.Name
+	visitID := newID()
+	v := p.visit(pl, d, req, ap, visitID, at)
+	if err := store.BookClaimed(ctx, tx, v); err != nil {
+		return err
+	}
+	pl.booked = &claimed{visit: v.Visit, seen: seen, now: now}
+	p.assigned(d, ins, visitID)
+	return nil
+}
+
+// assigned records the booked insertion on the decision.
+func (p *Placement) assigned(d *Decision, ins routing.Inserted, visitID string) {
+	ap := ins.Appointment
 	why := ins.Why
 	if len(ins.Moved) > 0 && !strings.Contains(why, "Moved later") {
 		var b strings.Builder
@@ -369,7 +435,6 @@ func (p *Placement) commit(ctx context.Context, ex database.Querier, pl *placing
 		TravelMinutes: math.Round(ap.TravelMinutes*10) / 10, Continuity: ap.Continuity, Why: why,
 		Appointment: AppointmentSlot{ID: visitID, Start: ap.Start.In(p.Loc), End: ap.End.In(p.Loc)},
 	}
-	return nil
 }
 
 func hasAll(have, want []string) bool {

@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/routing"
 	"github.com/carepath/carepath/rules"
 )
 
@@ -48,9 +50,21 @@ type Idempotency struct {
 // SQLStore is the Store on SQLite or PostgreSQL; parsed forms are cached since versions never change.
 type SQLStore struct {
 	DB *database.DB
+	// Generation, when set, lets the store also remember which version of each form is the
+	// latest, and the list of versions, until reference data changes (see package refdata).
+	Generation rules.Generation
 
 	mu    sync.Mutex
 	forms map[formKey]*Form
+	// gen is the generation latest and keys were filled at.
+	gen    uint64
+	latest map[string]latestForm
+	keys   []formKey
+}
+
+// latestForm is the latest version of a form id.
+type latestForm struct {
+	form *Form
 }
 
 type formKey struct {
@@ -112,7 +126,52 @@ func (s *SQLStore) Form(ctx context.Context, id string, version int) (*Form, err
 		if ok {
 			return f, nil
 		}
+		return s.readForm(ctx, id, version)
 	}
+	gen, cached, err := s.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cached {
+		s.mu.Lock()
+		l, ok := s.latest[id]
+		s.mu.Unlock()
+		if ok {
+			return l.form, nil
+		}
+	}
+	f, err := s.readForm(ctx, id, 0)
+	// Only forms that exist are remembered: names nobody published would grow the map unbounded.
+	if cached && err == nil {
+		s.mu.Lock()
+		if s.gen == gen {
+			s.latest[id] = latestForm{f}
+		}
+		s.mu.Unlock()
+	}
+	return f, err
+}
+
+// generation returns the reference generation and whether the latest-version cache may be used,
+// emptying it when the generation has moved.
+func (s *SQLStore) generation(ctx context.Context) (uint64, bool, error) {
+	if s.Generation == nil {
+		return 0, false, nil
+	}
+	gen, err := s.Generation(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.latest == nil || s.gen != gen {
+		s.gen, s.latest, s.keys = gen, map[string]latestForm{}, nil
+	}
+	return gen, true, nil
+}
+
+// readForm reads and parses a form version (the latest when version is 0) from the database.
+func (s *SQLStore) readForm(ctx context.Context, id string, version int) (*Form, error) {
 	var row struct {
 		Version    int    `db:"version"`
 		Definition string `db:"definition"`
@@ -150,12 +209,35 @@ func (s *SQLStore) Forms(ctx context.Context) ([]*Form, error) {
 		ID      string `db:"id"`
 		Version int    `db:"version"`
 	}
-	if err := s.DB.SelectContext(ctx, &keys, `SELECT id, version FROM forms ORDER BY id, version`); err != nil {
-		return nil, fmt.Errorf("triage: unable to list forms: %w", err)
+	gen, cached, err := s.generation(ctx)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]*Form, 0, len(keys))
-	for _, k := range keys {
-		f, err := s.Form(ctx, k.ID, k.Version)
+	var list []formKey
+	if cached {
+		s.mu.Lock()
+		list = s.keys
+		s.mu.Unlock()
+	}
+	if list == nil {
+		if err := s.DB.SelectContext(ctx, &keys, `SELECT id, version FROM forms ORDER BY id, version`); err != nil {
+			return nil, fmt.Errorf("triage: unable to list forms: %w", err)
+		}
+		list = make([]formKey, len(keys))
+		for i, k := range keys {
+			list[i] = formKey{k.ID, k.Version}
+		}
+		if cached {
+			s.mu.Lock()
+			if s.gen == gen {
+				s.keys = list
+			}
+			s.mu.Unlock()
+		}
+	}
+	out := make([]*Form, 0, len(list))
+	for _, k := range list {
+		f, err := s.Form(ctx, k.id, k.version)
 		if err != nil {
 			return nil, err
 		}
@@ -299,6 +381,8 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 		idemKey = key.Key
 	}
 	err = s.DB.InTx(ctx, func(tx *database.Tx) error {
+		// The booking's, the events' and the access record's writes go with the decision's INSERT.
+		tx.Gather()
 		if book != nil {
 			if err := book(ctx, tx, d); err != nil {
 				return err
@@ -308,18 +392,21 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
+		res, err := tx.ExecGathered(ctx, `INSERT INTO decisions (id, idempotency_key, request_sha256, input, input_sha256,
 		form_id, form_version, subject_ref, scores, ruleset_id, ruleset_version, ruleset_sha256, pathway, priority,
 		respond_within, flags, rule_id, explanation, authored_at, decided_at, engine_version,
 		services, assignment, unassigned_reason, team_id, submitted_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idempotency_key) DO NOTHING`),
+		ON CONFLICT (idempotency_key) DO NOTHING`,
 			d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
 			d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
 			d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
 			database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion,
 			services, assignment, d.UnassignedReason, d.Team, d.SubmittedBy)
-		if err != nil {
+		if database.IsUniqueViolation(err) && strings.Contains(err.Error(), "appointments_booked_slot") {
+			// The booking's INSERT went with this statement: its slot was taken meanwhile.
+			return failure.Errorf(failure.Conflict, "triage: unable to store decision: its appointment's slot was taken meanwhile: %w", routing.ErrSlotTaken)
+		} else if err != nil {
 			return fmt.Errorf("triage: unable to store decision: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
