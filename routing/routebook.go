@@ -51,6 +51,8 @@ type RouteBook struct {
 	base    int64
 	// turns holds, per practitioner, the token of Hold.
 	turns map[string]chan struct{}
+	// served indexes roster (as last loaded) by the services each practitioner works for.
+	served servedIndex
 }
 
 type seenAt struct {
@@ -77,6 +79,8 @@ type RouteView struct {
 	book   *RouteBook
 	ctx    context.Context
 	Roster []Practitioner
+	// served indexes Roster by service, so InsertVisit passes over those of other services.
+	served servedIndex
 	err    error
 	// seqs is the version of each route the view handed out, when it first did.
 	seqs map[string]int64
@@ -134,7 +138,10 @@ func (b *RouteBook) view(ctx context.Context, ex database.Querier, from, to time
 	if err := b.reload(ctx, ex); err != nil {
 		return nil, err
 	}
-	return &RouteView{book: b, ctx: ctx, Roster: b.roster, seqs: map[string]int64{}}, nil
+	if !b.served.indexes(b.roster) {
+		b.served = newServedIndex(b.roster)
+	}
+	return &RouteView{book: b, ctx: ctx, Roster: b.roster, served: b.served, seqs: map[string]int64{}}, nil
 }
 
 // dueLocked reports whether a view would read the database now.

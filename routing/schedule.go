@@ -118,13 +118,23 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 		rank int
 	}
 	var survivors []survivor
-	for i := range req.Practitioners {
-		p := &req.Practitioners[i]
-		rank, ok := serves(req.CandidateServiceIDs, req.RequiredSkills, p, &out.Removed)
-		if !ok {
-			continue
+	consider := func(p *Practitioner) {
+		if rank, ok := serves(req.CandidateServiceIDs, req.RequiredSkills, p, &out.Removed); ok {
+			survivors = append(survivors, survivor{p, rank})
 		}
-		survivors = append(survivors, survivor{p, rank})
+	}
+	if ix, ok := servedIndexOf(req); ok {
+		// Only those who work for a candidate service can pass serves; the rest are counted as
+		// it would count them, and the survivors keep roster order, so the choice is the same.
+		serving := ix.serving(req.CandidateServiceIDs)
+		out.Removed.NotInService += len(req.Practitioners) - len(serving)
+		for _, i := range serving {
+			consider(&req.Practitioners[i])
+		}
+	} else {
+		for i := range req.Practitioners {
+			consider(&req.Practitioners[i])
+		}
 	}
 
 	// Every route of every survivor in the window, and one travel table each way for all their

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +86,18 @@ func ParseSubmission(data []byte) (*Submission, error) {
 	if len(data) > MaxSubmissionBytes {
 		return nil, problemError("body", fmt.Sprintf("is %d bytes, more than the limit of %d", len(data), MaxSubmissionBytes))
 	}
+	if sub, ok := parseNativeOnePass(data); ok {
+		if err := checkFormVersion(sub); err != nil {
+			return nil, err
+		}
+		return sub, nil
+	}
+	return parseFull(data)
+}
+
+// parseFull is ParseSubmission for any body: the strict check, then encoding/json. It is the
+// reference the one-pass native reader is held to, and the only path that explains a refusal.
+func parseFull(data []byte) (*Submission, error) {
 	var probe struct {
 		ResourceType *string `json:"resourceType"`
 	}
@@ -157,7 +171,9 @@ func nativeAnswer(raw any) (any, string) {
 		return numberValue(v)
 	case map[string]any:
 		var c Coding
-		for k, x := range v {
+		// Sorted, so that a coding with several bad fields is refused with the same reason every time.
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			x := v[k]
 			s, ok := x.(string)
 			if !ok {
 				return nil, fmt.Sprintf("coding field %q must be a string", k)
