@@ -209,6 +209,7 @@ func (c *commands) open(ctx *cli.Context, migrate bool) (*services, error) {
 			Observers: []triage.Observer{shadow},
 			Placement: placement,
 			Publish:   events.Decided,
+			Slots:     make(chan struct{}, database.PostgresConns),
 		},
 		shadow: shadow,
 		refs:   refs,

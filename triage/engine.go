@@ -33,6 +33,11 @@ type Engine struct {
 	// Publish, when set, runs in the transaction that stores each new decision, after the booking,
 	// so that the event it writes (decision.made in the outbox) exists exactly when the decision does.
 	Publish Booking
+	// Slots, when set, bounds the submissions stored at once (its capacity); the rest wait their
+	// turn in arrival order, rather than all at once for the database's connections, which are
+	// handed out in no order, so that under a burst the slowest request waits a few turns, not
+	// seconds.
+	Slots chan struct{}
 }
 
 // Observer is told of each decision once it is stored.
@@ -58,6 +63,14 @@ type Options struct {
 // Submit decides one submission (native JSON or FHIR QuestionnaireResponse) and, unless dry-run,
 // stores it; created is false when an idempotent retry returned the first decision.
 func (e *Engine) Submit(ctx context.Context, body []byte, opts Options) (d *Decision, created bool, err error) {
+	if e.Slots != nil && !opts.DryRun {
+		select {
+		case e.Slots <- struct{}{}:
+			defer func() { <-e.Slots }()
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
 	sub, err := ParseSubmission(body)
 	if err != nil {
 		return nil, false, err
