@@ -6,19 +6,27 @@ import "github.com/carepath/carepath/internal/jsonscan"
 // location, contact), each key at most once; it declines anything else so the caller can take the
 // full decoder.
 func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
+	return scanSubject(s, sub, (*jsonscan.Scanner).StrTo)
+}
+
+// scanSubject reads a subject with str reading its strings: Scanner.StrTo, which declines escapes
+// and non-ASCII text, where the caller keeps the document's bytes as they are (the bulk import);
+// Scanner.TextTo, which decodes them, where it keeps only values (the one-pass submission reader).
+func scanSubject(s *jsonscan.Scanner, sub *Subject, read func(*jsonscan.Scanner, *string) bool) bool {
+	str := func(dst *string) bool { return read(s, dst) }
 	var seen uint16
 	return s.Object(func(key []byte) bool {
 		var bit uint16
 		ok := false
 		switch string(key) {
 		case "ref":
-			bit, ok = 1, s.StrTo(&sub.Ref)
+			bit, ok = 1, str(&sub.Ref)
 		case "name":
-			bit, ok = 32, s.StrTo(&sub.Name)
+			bit, ok = 32, str(&sub.Name)
 		case "address":
-			bit, ok = 64, s.StrTo(&sub.Address)
+			bit, ok = 64, str(&sub.Address)
 		case "birth_date":
-			bit, ok = 2, s.StrTo(&sub.BirthDate)
+			bit, ok = 2, str(&sub.BirthDate)
 		case "age":
 			bit = 4
 			var n int64
@@ -29,7 +37,7 @@ func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 				ok = false
 			}
 		case "postcode":
-			bit, ok = 8, s.StrTo(&sub.Postcode)
+			bit, ok = 8, str(&sub.Postcode)
 		case "contact":
 			bit = 128
 			var c Contact
@@ -39,11 +47,11 @@ func ScanSubject(s *jsonscan.Scanner, sub *Subject) bool {
 				var bit uint8
 				switch string(k) {
 				case "preference":
-					bit, ok = 1, s.StrTo(&c.Preference)
+					bit, ok = 1, str(&c.Preference)
 				case "phone":
-					bit, ok = 2, s.StrTo(&c.Phone)
+					bit, ok = 2, str(&c.Phone)
 				case "email":
-					bit, ok = 4, s.StrTo(&c.Email)
+					bit, ok = 4, str(&c.Email)
 				}
 				if !ok || got&bit != 0 {
 					return false

@@ -1,23 +1,32 @@
 // Package jsonscan reads the plain subset of JSON that Carepath's own canonical and native
 // documents use, without reflection or allocation, for the bulk import and replay hot paths.
 //
-// It gives up (returns false) on anything outside that subset — string escapes, non-ASCII text,
-// numbers out of range — so that callers fall back to encoding/json, which stays the reference.
+// It gives up (returns false) on anything outside that subset — string escapes and non-ASCII text
+// (except through Text), numbers out of range — so that callers fall back to encoding/json, which
+// stays the reference.
 package jsonscan
 
 import (
 	"bytes"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// Scanner walks one JSON document; the zero value is not useful, use New.
+// Scanner walks one JSON document; the zero value is not useful, use New or NewText.
 type Scanner struct {
 	b []byte
 	i int
+	// text is the document as a string when made by NewText, so that Text's values share it.
+	text string
 }
 
 // New returns a Scanner at the start of b.
 func New(b []byte) *Scanner { return &Scanner{b: b} }
+
+// NewText returns a Scanner at the start of b that copies b once, so that every string Text
+// reads without escapes shares that copy instead of being copied on its own.
+func NewText(b []byte) *Scanner { return &Scanner{b: b, text: string(b)} }
 
 // AtEnd reports whether only white space is left.
 func (s *Scanner) AtEnd() bool {
@@ -56,6 +65,16 @@ func (s *Scanner) Eat(c byte) bool {
 
 // Object calls member for each key, positioned at its value; member must consume the value.
 func (s *Scanner) Object(member func(key []byte) bool) bool {
+	return s.object(member, nil)
+}
+
+// ObjectText is Object with keys read as Text reads strings.
+func (s *Scanner) ObjectText(member func(key string) bool) bool {
+	return s.object(nil, member)
+}
+
+// object walks an object's members, reading keys as Str does for raw or as Text does for text.
+func (s *Scanner) object(raw func(key []byte) bool, text func(key string) bool) bool {
 	if !s.Eat('{') {
 		return false
 	}
@@ -63,8 +82,17 @@ func (s *Scanner) Object(member func(key []byte) bool) bool {
 		return true
 	}
 	for {
-		key, ok := s.Str()
-		if !ok || !s.Eat(':') || !member(key) {
+		var ok bool
+		if raw != nil {
+			var key []byte
+			key, ok = s.Str()
+			ok = ok && s.Eat(':') && raw(key)
+		} else {
+			var key string
+			key, ok = s.Text()
+			ok = ok && s.Eat(':') && text(key)
+		}
+		if !ok {
 			return false
 		}
 		if s.Eat('}') {
@@ -104,6 +132,123 @@ func (s *Scanner) StrTo(dst *string) bool {
 		*dst = string(v)
 	}
 	return ok
+}
+
+// Text reads a string of valid UTF-8 without control characters, decoded as encoding/json
+// decodes it, except that it declines \u0000 (which Carepath's strict check refuses) and
+// surrogate escapes. A string without escapes shares the document when the Scanner was made
+// by NewText.
+func (s *Scanner) Text() (string, bool) {
+	if !s.Eat('"') {
+		return "", false
+	}
+	start := s.i
+	ascii := true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			v := s.b[start:s.i]
+			s.i++
+			if !ascii && !utf8.Valid(v) {
+				return "", false // encoding/json would replace the bad bytes
+			}
+			if s.text != "" {
+				return s.text[start : s.i-1], true
+			}
+			return string(v), true
+		case c == '\\':
+			return s.escaped(start)
+		case c < 0x20:
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// TextTo reads a string as Text does into *dst.
+func (s *Scanner) TextTo(dst *string) bool {
+	v, ok := s.Text()
+	if ok {
+		*dst = v
+	}
+	return ok
+}
+
+// escaped finishes a string that began at start and has an escape at the position.
+func (s *Scanner) escaped(start int) (string, bool) {
+	buf := make([]byte, 0, s.i-start+16)
+	buf = append(buf, s.b[start:s.i]...)
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			if !utf8.Valid(buf) {
+				return "", false // encoding/json would replace the bad bytes
+			}
+			return string(buf), true
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			buf = append(buf, c)
+			s.i++
+			continue
+		}
+		if s.i+1 >= len(s.b) {
+			return "", false
+		}
+		switch e := s.b[s.i+1]; e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := hex4(s.b[s.i+2 : min(len(s.b), s.i+6)])
+			if !ok || r == 0 || utf16.IsSurrogate(r) {
+				return "", false
+			}
+			buf = utf8.AppendRune(buf, r)
+			s.i += 4
+		default:
+			return "", false
+		}
+		s.i += 2
+	}
+	return "", false
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func hex4(h []byte) (rune, bool) {
+	if len(h) != 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range h {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // Number reads a number token, checking its grammar, and says whether it has no fraction or exponent.
@@ -193,3 +338,9 @@ func (s *Scanner) Reset(b []byte) { s.b, s.i = b, 0 }
 
 // Pos is the offset of the next unread byte.
 func (s *Scanner) Pos() int { return s.i }
+
+// Seek goes back (or on) to offset i, such as one Pos gave, to read what is there another way.
+func (s *Scanner) Seek(i int) { s.i = i }
+
+// Bytes returns the document's bytes in [from, to), such as between two Pos.
+func (s *Scanner) Bytes(from, to int) []byte { return s.b[from:to] }
