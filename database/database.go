@@ -94,8 +94,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database: unable to open SQLite %q: want a plain file path", path)
 	}
-	open := func(conns int) (*sqlx.DB, error) {
-		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+sqliteParams)
+	open := func(conns int, params string) (*sqlx.DB, error) {
+		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+params)
 		if err != nil {
 			return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
 		}
@@ -113,16 +113,18 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// Readers run side by side under WAL on the pool; writes are SQLite's one at a time
 	// whatever the pool, so every InTx goes through one writer connection that commits
 	// the transactions waiting for it together (see writer).
-	readers, err := open(SQLiteReaders)
+	readers, err := open(SQLiteReaders, sqliteParams)
 	if err != nil {
 		return nil, err
 	}
-	w, err := open(1)
+	// The writer never checkpoints the WAL itself: a checkpoint in its COMMIT would hold up
+	// every transaction of the batches behind it. A reader checkpoints in the background.
+	w, err := open(1, sqliteParams+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		_ = readers.Close()
 		return nil, err
 	}
-	return &DB{DB: readers, Dialect: SQLite, stmts: stmtCache{pool: readers}, writer: newWriter(w)}, nil
+	return &DB{DB: readers, Dialect: SQLite, stmts: stmtCache{pool: readers}, writer: newWriter(w, readers)}, nil
 }
 
 // SQLiteReaders is the size of SQLite's reader pool unless configured otherwise: reads
@@ -218,6 +220,27 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		return fmt.Errorf("database: unable to commit transaction: %w", err)
 	}
 	return nil
+}
+
+// QueryRowPrepared runs a query expected to return at most one row outside any transaction,
+// through a statement prepared once for the pool (the readers, on SQLite): for reads that every
+// request makes. query is in ?-placeholders, as for Tx.ExecPrepared.
+func (db *DB) QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row {
+	st := db.stmts.prepared(query)
+	if st == nil {
+		return db.DB.QueryRowContext(ctx, db.Rebind(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// QueryPrepared runs a query outside any transaction through a statement prepared once for
+// the pool, for the caller to scan and close; query is in ?-placeholders.
+func (db *DB) QueryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st := db.stmts.prepared(query)
+	if st == nil {
+		return db.DB.QueryContext(ctx, db.Rebind(query), args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // prepared returns query, in ?-placeholders, rebound to the backend's own and prepared for the

@@ -325,3 +325,65 @@ func TestGroupCommitCancelMidJob(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterLeavesCheckpointsToAReader checks that SQLite's writer connection never checkpoints
+// the WAL in its COMMIT, that a reader does so in the background while batches commit, and that
+// every acknowledged write is in the database file once it is closed and opened again.
+func TestWriterLeavesCheckpointsToAReader(t *testing.T) {
+	dsn := databasetest.DSN(t, database.SQLite)
+	db, err := database.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var writerSetting int
+	if err := db.InTx(ctx, func(tx *database.Tx) error {
+		if _, err := tx.ExecContext(ctx, createProbe); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &writerSetting, `PRAGMA wal_autocheckpoint`)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var readerSetting int
+	if err := db.GetContext(ctx, &readerSetting, `PRAGMA wal_autocheckpoint`); err != nil {
+		t.Fatal(err)
+	}
+	if writerSetting != 0 || readerSetting != 1000 {
+		t.Fatalf("wal_autocheckpoint: writer %d, reader %d; want 0 and SQLite's 1000", writerSetting, readerSetting)
+	}
+	const n = 400
+	for i := range n {
+		if err := db.InTx(ctx, func(tx *database.Tx) error { return insertProbe(ctx, tx, fmt.Sprint("k", i)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for db.GroupCommitStats().Checkpoints == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background checkpoint within 10 s of the writes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A checkpoint has copied the WAL into the file: a PASSIVE one now finds nothing to copy
+	// from the writes above.
+	var busy, frames, copied int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		t.Fatal(err)
+	}
+	if busy != 0 || frames != copied {
+		t.Errorf("after the background checkpoint: busy %d, %d frames in the WAL, %d copied", busy, frames, copied)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := database.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	var count int
+	if err := again.GetContext(ctx, &count, `SELECT COUNT(*) FROM gc_probe`); err != nil || count != n {
+		t.Fatalf("after reopening: %d rows, %v; want %d", count, err, n)
+	}
+}

@@ -116,3 +116,28 @@ func (t *Tx) QueryRowPrepared(ctx context.Context, query string, args ...any) *s
 	}
 	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
+
+// QueryPrepared runs a query through a statement prepared once for the pool, for the caller to
+// scan and close; query is in ?-placeholders, as for ExecPrepared.
+func (t *Tx) QueryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.detach(ctx)
+	st := t.stmts.prepared(query)
+	if st == nil {
+		return t.tx.QueryContext(ctx, t.tx.Rebind(query), args...)
+	}
+	return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+}
+
+// PreparedQuerier is what both a DB and a Tx offer for reads every request makes: statements
+// prepared once for the pool, in ?-placeholders.
+type PreparedQuerier interface {
+	// QueryRowPrepared runs a query expected to return at most one row.
+	QueryRowPrepared(ctx context.Context, query string, args ...any) *sql.Row
+	// QueryPrepared runs a query for the caller to scan and close.
+	QueryPrepared(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+var (
+	_ PreparedQuerier = (*DB)(nil)
+	_ PreparedQuerier = (*Tx)(nil)
+)

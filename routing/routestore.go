@@ -453,24 +453,35 @@ func (s *SQLStore) OnCallBetween(ctx context.Context, ex database.Querier, from,
 	if ex == nil {
 		ex = s.DB
 	}
-	var rows []struct {
-		ID             string        `db:"id"`
-		ServiceID      string        `db:"service_id"`
-		PractitionerID string        `db:"practitioner_id"`
-		Starts         database.Time `db:"starts_at"`
-		Ends           database.Time `db:"ends_at"`
-		Note           string        `db:"note"`
+	const q = `SELECT id, service_id, practitioner_id, starts_at, ends_at, note FROM oncall
+		WHERE starts_at < ? AND ends_at > ? ORDER BY starts_at, id`
+	var rows *sql.Rows
+	var err error
+	// Every escalation asks this, so it runs prepared where the caller's querier can.
+	if pq, ok := ex.(database.PreparedQuerier); ok {
+		rows, err = pq.QueryPrepared(ctx, q, database.NewTime(to), database.NewTime(from))
+	} else {
+		rows, err = ex.QueryContext(ctx, ex.Rebind(q), database.NewTime(to), database.NewTime(from))
 	}
-	if err := ex.SelectContext(ctx, &rows, ex.Rebind(`SELECT id, service_id, practitioner_id, starts_at, ends_at, note FROM oncall
-		WHERE starts_at < ? AND ends_at > ? ORDER BY starts_at, id`), database.NewTime(to), database.NewTime(from)); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("routing: unable to list the on-call rota: %w", err)
 	}
+	defer rows.Close()
 	out := []OnCall{}
-	for _, r := range rows {
-		if len(serviceIDs) > 0 && !has(serviceIDs, r.ServiceID) {
+	for rows.Next() {
+		var e OnCall
+		var starts, ends database.Time
+		if err := rows.Scan(&e.ID, &e.ServiceID, &e.PractitionerID, &starts, &ends, &e.Note); err != nil {
+			return nil, fmt.Errorf("routing: unable to read the on-call rota: %w", err)
+		}
+		if len(serviceIDs) > 0 && !has(serviceIDs, e.ServiceID) {
 			continue
 		}
-		out = append(out, OnCall{ID: r.ID, ServiceID: r.ServiceID, PractitionerID: r.PractitionerID, Starts: r.Starts.Time, Ends: r.Ends.Time, Note: r.Note})
+		e.Starts, e.Ends = starts.Time, ends.Time
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("routing: unable to read the on-call rota: %w", err)
 	}
 	return out, nil
 }

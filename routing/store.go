@@ -258,10 +258,16 @@ func (s *SQLStore) LastPractitioner(ctx context.Context, ex database.Querier, su
 	if ex == nil {
 		ex = s.DB
 	}
+	const q = `SELECT practitioner_id FROM appointments
+		WHERE subject_ref = ? AND status = 'booked' AND start_at < ? ORDER BY start_at DESC, id LIMIT 1`
 	var id string
-	err := ex.GetContext(ctx, &id, ex.Rebind(`SELECT practitioner_id FROM appointments
-		WHERE subject_ref = ? AND status = 'booked' AND start_at < ? ORDER BY start_at DESC, id LIMIT 1`),
-		subjectRef, database.NewTime(before))
+	var err error
+	// Every placement asks this, so it runs prepared where the caller's querier can.
+	if pq, ok := ex.(database.PreparedQuerier); ok {
+		err = pq.QueryRowPrepared(ctx, q, subjectRef, database.NewTime(before)).Scan(&id)
+	} else {
+		err = ex.GetContext(ctx, &id, ex.Rebind(q), subjectRef, database.NewTime(before))
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	} else if err != nil {
