@@ -18,6 +18,12 @@
 // one, so the caller's events commit with it. One insertion among 500 practitioners' routes takes
 // about 1.5 ms on a 2-core machine (BenchmarkInsertVisit500).
 //
+// With great-circle travel, InsertVisit measures travel only where it can matter: a route whose
+// every position fails with no travel at all (DayRoute.reach; Insert's times only grow with
+// travel) costs no trigonometry beyond its start point, so a decision escalated past full days
+// stays cheap. The haversine is orb's written out with each latitude's cosine taken once, equal
+// to the bit; reference_test.go keeps the previous algorithm, and the tests require its outcome.
+//
 // RouteBook keeps the roster and routes of one process in memory, each route with the version
 // (route_changes.seq) it was read at. A decision plans on the book before its transaction; inside
 // it, ClaimRoute checks in one statement that the chosen route is still at that version and stamps

@@ -49,6 +49,9 @@ type DayRoute struct {
 	// legs[i] is the travel in minutes from stop i-1 (or the start point) to stop i, and
 	// legs[len(Stops)] from the last stop back to the end point; filled by Legs.
 	legs []float64
+	// cosLat is the cosine of each point's latitude (Points order), taken by Legs with the legs,
+	// so that great-circle travel to a new visit repeats no trigonometry of the route's points.
+	cosLat []float64
 }
 
 // Candidate is a visit to place: where, how long, and its window.
@@ -92,6 +95,31 @@ func (r *DayRoute) Legs(tr func(a, b Point) float64) {
 		prev = s.Loc
 	}
 	r.legs[len(r.Stops)] = tr(prev, r.EndPoint)
+	r.cosLat = make([]float64, 0, len(r.Stops)+2)
+	r.cosLat = append(r.cosLat, math.Cos(deg2rad(r.StartPoint.Lat)))
+	for _, s := range r.Stops {
+		r.cosLat = append(r.cosLat, math.Cos(deg2rad(s.Loc.Lat)))
+	}
+	r.cosLat = append(r.cosLat, math.Cos(deg2rad(r.EndPoint.Lat)))
+}
+
+// point is the route's point k in Points order: the start point, the stops, the end point.
+func (r *DayRoute) point(k int) Point {
+	switch {
+	case k == 0:
+		return r.StartPoint
+	case k <= len(r.Stops):
+		return r.Stops[k-1].Loc
+	}
+	return r.EndPoint
+}
+
+// cosOf is the cosine of the latitude of the route's point k (Points order), which is p.
+func (r *DayRoute) cosOf(k int, p Point) float64 {
+	if len(r.cosLat) == len(r.Stops)+2 {
+		return r.cosLat[k]
+	}
+	return math.Cos(deg2rad(p.Lat))
 }
 
 // Points are the route's places in order: start point, stops, end point.
@@ -225,6 +253,96 @@ func (r *DayRoute) pushed(i int, t int64, nmoved int, ceilMin func(int64) int64,
 		t = ns + int64(s.Duration) + mins(r.legs[j+1])
 	}
 	return out
+}
+
+// reach marks in need (one flag per point, Points order) the points whose travel to and from c
+// Insert reads at the positions where c could be inserted for some travel to and from c of zero
+// minutes or more. A position it passes over is one Insert finds infeasible whatever that travel
+// is, so a caller measures travel only to the points it marks and leaves the rest zero. It works
+// Insert's arithmetic with the travel to and from c taken as zero: every step of Insert's start
+// time and of its push of later stops is non-decreasing in that travel (one pass over breaks
+// sorted by start finds the earliest break-free start, and rounding up to the minute keeps
+// order), so what fails at zero fails at any travel. Openings are left out: they only move a
+// start later. Breaks not sorted by start lose that proof, and then every position up to the
+// end of the window is marked. It reports whether it marked any.
+func (r *DayRoute) reach(c *Candidate, now time.Time, mayMove bool, need []bool) (any bool) {
+	n := len(r.Stops)
+	if r.MaxVisits > 0 && n >= r.MaxVisits || len(r.legs) != n+1 || len(need) != n+2 {
+		return false
+	}
+	sorted := true
+	for k := 1; k < len(r.Breaks); k++ {
+		if r.Breaks[k].From.Before(r.Breaks[k-1].From) {
+			sorted = false
+		}
+	}
+	from, to, nowN := r.From.UnixNano(), r.To.UnixNano(), now.UnixNano()
+	earliest, latest := c.Earliest.UnixNano(), int64(math.MaxInt64)
+	if !c.Latest.IsZero() {
+		latest = c.Latest.UnixNano()
+	}
+	if to < latest {
+		latest = to
+	}
+	dur := int64(c.Duration)
+	for i := 0; i <= n; i++ {
+		prevEnd := from
+		if i > 0 {
+			s := &r.Stops[i-1]
+			prevEnd = s.Start.UnixNano() + int64(s.Duration)
+		}
+		if prevEnd+dur > latest {
+			break // as in Insert: no later position either
+		}
+		if sorted && !r.fitsWithoutTravel(i, fitBreaks(r.Breaks, ceilMinute(max(prevEnd, nowN, earliest)), dur)+dur, latest, to, nowN, mayMove) {
+			continue
+		}
+		need[i], need[i+1], any = true, true, true
+	}
+	return any
+}
+
+// fitsWithoutTravel is Insert's test of position i for a visit ending at end with no travel to
+// the next stop: it ends by latest, and the stops after it are clear of it or may be pushed later.
+func (r *DayRoute) fitsWithoutTravel(i int, end, latest, to, nowN int64, mayMove bool) bool {
+	if end > latest {
+		return false
+	}
+	t := end
+	for j := i; j < len(r.Stops); j++ {
+		s := &r.Stops[j]
+		ss := s.Start.UnixNano()
+		if t <= ss {
+			return true
+		}
+		if !mayMove || s.Pinned || ss < nowN {
+			return false
+		}
+		sd := int64(s.Duration)
+		ne := fitBreaks(r.Breaks, ceilMinute(t), sd) + sd
+		if !s.Latest.IsZero() && ne > s.Latest.UnixNano() || ne > to {
+			return false
+		}
+		t = ne + minutesNS(r.legs[j+1])
+	}
+	return t <= to
+}
+
+// ceilMinute, minutesNS and fitBreaks are Insert's rounding up to the whole minute, its minutes
+// of travel in nanoseconds, and its first start at or after t, rounded up, clear of breaks.
+func ceilMinute(t int64) int64 {
+	return (t + int64(time.Minute) - 1) / int64(time.Minute) * int64(time.Minute)
+}
+
+func minutesNS(m float64) int64 { return int64(math.Ceil(m * float64(time.Minute))) }
+
+func fitBreaks(breaks []Interval, t, d int64) int64 {
+	for _, b := range breaks {
+		if bf, bt := b.From.UnixNano(), b.To.UnixNano(); t < bt && t+d > bf {
+			t = bt
+		}
+	}
+	return ceilMinute(t)
 }
 
 // Apply returns the route's stops with p made and s inserted, in order, for checks and storage.

@@ -53,7 +53,10 @@ type routeOption struct {
 	placed Placed
 	cont   bool
 	cost   float64
-	travel float64
+	// off is where the route's points begin in the decision's travel table.
+	off int
+	// full is set when no position of the route could take the visit (DayRoute.reach).
+	full bool
 }
 
 func betterOption(a, b *routeOption) bool {
@@ -114,19 +117,28 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 	days := windowDays(g, req.Earliest, req.Latest)
 
 	type survivor struct {
-		p    *Practitioner
-		rank int
+		p     *Practitioner
+		rank  int
+		state uint8
 	}
-	var survivors []survivor
+	ix, indexed := servedIndexOf(req)
+	var serving []int32
+	if indexed {
+		serving = ix.serving(req.CandidateServiceIDs)
+	}
+	survivors := make([]survivor, 0, len(serving))
+	if !indexed {
+		// Without the index most of a large roster fails serves: grow past a small start.
+		survivors = make([]survivor, 0, min(len(req.Practitioners), 64))
+	}
 	consider := func(p *Practitioner) {
 		if rank, ok := serves(req.CandidateServiceIDs, req.RequiredSkills, p, &out.Removed); ok {
-			survivors = append(survivors, survivor{p, rank})
+			survivors = append(survivors, survivor{p: p, rank: rank})
 		}
 	}
-	if ix, ok := servedIndexOf(req); ok {
+	if indexed {
 		// Only those who work for a candidate service can pass serves; the rest are counted as
 		// it would count them, and the survivors keep roster order, so the choice is the same.
-		serving := ix.serving(req.CandidateServiceIDs)
 		out.Removed.NotInService += len(req.Practitioners) - len(serving)
 		for _, i := range serving {
 			consider(&req.Practitioners[i])
@@ -138,31 +150,40 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 	}
 
 	// Every route of every survivor in the window, and one travel table each way for all their
-	// points, so a routing server sees two requests per decision.
+	// points, so a routing server sees two requests per decision; great-circle travel is
+	// measured here instead, and only where it is read.
 	routes := make([]routeOption, 0, len(survivors)*len(days))
-	points := make([]Point, 0, len(survivors)*len(days)*8)
-	offsets := make([]int, 0, len(survivors)*len(days))
 	const (
 		working = 1 << iota
 		tooFar
 		feasible
 	)
-	state := make([]uint8, len(survivors))
+	npoints := 0
 	for si, s := range survivors {
 		for _, day := range days {
 			r, ok := req.Routes.Route(s.p, day.y, day.m, day.d)
 			if !ok || !r.To.After(req.Earliest) || !r.From.Before(req.Latest) {
 				continue
 			}
-			state[si] |= working
-			routes = append(routes, routeOption{p: s.p, rank: si, route: r,
+			survivors[si].state |= working
+			routes = append(routes, routeOption{p: s.p, rank: si, route: r, off: npoints,
 				cont: req.LastPractitionerID != "" && s.p.ID == req.LastPractitionerID})
-			offsets = append(offsets, len(points))
-			points = r.appendPoints(points)
+			npoints += len(r.Stops) + 2
 		}
 	}
+	c := Candidate{Loc: req.Subject, Duration: req.Duration, Earliest: req.Earliest, Latest: req.Latest}
 	var toC, fromC []float64
-	if len(points) > 0 {
+	if gc, ok := req.Travel.(GreatCircle); ok && npoints > 0 {
+		var err error
+		if toC, err = greatCircleTo(ctx, gc, routes, npoints, &c, req); err != nil {
+			return Inserted{}, fmt.Errorf("routing: unable to place case %q: %w", req.CaseID, err)
+		}
+		fromC = toC
+	} else if npoints > 0 {
+		points := make([]Point, 0, npoints)
+		for k := range routes {
+			points = routes[k].route.appendPoints(points)
+		}
 		to, err := req.Travel.Matrix(ctx, points, []Point{req.Subject})
 		if err != nil {
 			return Inserted{}, fmt.Errorf("routing: unable to place case %q: %w", req.CaseID, err)
@@ -189,15 +210,13 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 			fromC = from[0]
 		}
 	}
-	c := Candidate{Loc: req.Subject, Duration: req.Duration, Earliest: req.Earliest, Latest: req.Latest}
 	var best, second *routeOption
 	for k := range routes {
 		o := &routes[k]
 		n := len(o.route.Stops) + 2
-		to, from := toC[offsets[k]:offsets[k]+n], fromC[offsets[k]:offsets[k]+n]
-		o.travel = to[0]
+		to, from := toC[o.off:o.off+n], fromC[o.off:o.off+n]
 		if req.MaxTravelMinutes > 0 && to[0] > req.MaxTravelMinutes {
-			state[o.rank] |= tooFar
+			survivors[o.rank].state |= tooFar
 			continue
 		}
 		c.Open = nil
@@ -207,11 +226,14 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 				c.Open = []Interval{} // listed with no opening: never open
 			}
 		}
+		if o.full {
+			continue // Insert would find no position
+		}
 		placed, ok := o.route.Insert(c, to, from, req.Now, req.MayMove)
 		if !ok {
 			continue
 		}
-		state[o.rank] |= feasible
+		survivors[o.rank].state |= feasible
 		o.placed = placed
 		waited := placed.Start.Sub(req.Earliest).Hours() / 24
 		o.cost = w.TravelPerMinute*placed.Detour + w.FullDay*float64(len(o.route.Stops))/float64(max(o.route.MaxVisits, 1)) + w.WaitPerDay*waited
@@ -229,8 +251,8 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 		// rank held the survivor's index while routes were scored; it is the service rank again.
 		routes[k].rank = survivors[routes[k].rank].rank
 	}
-	for si := range survivors {
-		switch st := state[si]; {
+	for _, s := range survivors {
+		switch st := s.state; {
 		case st&feasible != 0:
 			out.Qualified++
 		case st&tooFar != 0:
@@ -256,6 +278,73 @@ func InsertVisit(ctx context.Context, req RouteRequest) (Inserted, error) {
 	out.Route, out.Placed = best.route, best.placed
 	out.Why = explainRoute(req.Loc, best, second, sid, out.Assignment)
 	return out, nil
+}
+
+// greatCircleTo is the travel table Matrix gives from every point of routes (npoints in all, in
+// order) to the subject, measured only where Insert reads it: the points of positions that could
+// take the visit (DayRoute.reach) and each start point for the distance limit. A full day costs
+// no trigonometry. The rest stay zero, which Insert never reads at a feasible position; routes
+// with no such position are marked full. It fails as Matrix would, with Matrix's errors.
+func greatCircleTo(ctx context.Context, gc GreatCircle, routes []routeOption, npoints int, c *Candidate, req RouteRequest) ([]float64, error) {
+	err := gc.checkParams()
+	for k := range routes {
+		r := routes[k].route
+		for i := range len(r.Stops) + 2 {
+			if p := r.point(i); err == nil && !p.Valid() {
+				err = invalidOrigin(routes[k].off+i, p)
+			}
+		}
+	}
+	// The subject, the one destination, was checked by InsertVisit.
+	if err == nil {
+		err = checkContext(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	toC := make([]float64, npoints)
+	var buf [32]bool
+	t := gc.toward(req.Subject)
+	// reach holds for travel that Insert turns into a non-negative count of nanoseconds; minutes
+	// past about 1.5e8 overflow it, so a configuration that could give them measures everything.
+	bounded := math.Pi*earthRadiusKM*t.detour/t.speed*60+t.overhead < 1e8
+	// A practitioner's days start at the same point: its travel is measured once.
+	last, lastStart, lastTravel := -1, Point{}, 0.0
+	for k := range routes {
+		r := routes[k].route
+		need := buf[:0]
+		if n := len(r.Stops) + 2; n <= len(buf) {
+			need = buf[:n]
+			clear(need)
+		} else {
+			need = make([]bool, n)
+		}
+		if bounded {
+			routes[k].full = !r.reach(c, req.Now, req.MayMove, need)
+		} else {
+			for i := range need {
+				need[i] = true
+			}
+		}
+		if req.MaxTravelMinutes > 0 {
+			need[0] = true
+		}
+		measured := need[0]
+		if measured && routes[k].rank == last && r.StartPoint == lastStart {
+			need[0] = false
+			toC[routes[k].off] = lastTravel
+		}
+		for i, yes := range need {
+			if yes {
+				p := r.point(i)
+				toC[routes[k].off+i] = t.from(p, r.cosOf(i, p))
+			}
+		}
+		if measured {
+			last, lastStart, lastTravel = routes[k].rank, r.StartPoint, toC[routes[k].off]
+		}
+	}
+	return toC, nil
 }
 
 // explainRoute names the chosen route position and, against the runner-up, the deciding score.

@@ -6,7 +6,6 @@ import (
 	"math"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geo"
 )
 
 // Point is a WGS84 position in decimal degrees.
@@ -95,13 +94,28 @@ func (g GreatCircle) params() (detour, speed, overhead float64) {
 // DistanceKM is the haversine great-circle distance between a and b in kilometres, on the mean
 // Earth radius rather than orb's equatorial one, so travel estimates keep their calibration.
 func DistanceKM(a, b Point) float64 {
-	m := geo.DistanceHaversine(orb.Point{a.Lon, a.Lat}, orb.Point{b.Lon, b.Lat})
+	return distanceKM(a, b, math.Cos(deg2rad(a.Lat)), math.Cos(deg2rad(b.Lat)))
+}
+
+// distanceKM is DistanceKM given the cosines of both latitudes, so a point measured against many
+// takes its cosine once. It is orb's geo.DistanceHaversine written out, operation for operation
+// and in the same order, so that stored decisions replay to the same bit.
+func distanceKM(a, b Point, cosA, cosB float64) float64 {
+	dLat := deg2rad(a.Lat - b.Lat)
+	dLon := deg2rad(a.Lon - b.Lon)
+	dLat2Sin := math.Sin(dLat / 2)
+	dLon2Sin := math.Sin(dLon / 2)
+	h := dLat2Sin*dLat2Sin + cosB*cosA*dLon2Sin*dLon2Sin
+	m := 2.0 * orb.EarthRadius * math.Atan2(math.Sqrt(h), math.Sqrt(1-h))
 	if math.IsNaN(m) && a.Valid() && b.Valid() {
 		// Rounding can put nearly antipodal points a hair past half the globe.
 		return math.Pi * earthRadiusKM
 	}
 	return m / orb.EarthRadius * earthRadiusKM
 }
+
+// deg2rad is orb's conversion, kept to its rounding.
+func deg2rad(d float64) float64 { return d * math.Pi / 180.0 }
 
 // Between is the estimated travel in minutes from a to b; identical points cost nothing because
 // no journey (and so no parking) happens.
@@ -113,28 +127,36 @@ func (g GreatCircle) Between(a, b Point) float64 {
 	return DistanceKM(a, b)*detour/speed*60 + overhead
 }
 
+// toward measures travel from many points to one place with the place's cosine taken once; the
+// minutes are Between's to the bit.
+type toward struct {
+	place                   Point
+	cos                     float64
+	detour, speed, overhead float64
+}
+
+func (g GreatCircle) toward(place Point) toward {
+	t := toward{place: place, cos: math.Cos(deg2rad(place.Lat))}
+	t.detour, t.speed, t.overhead = g.params()
+	return t
+}
+
+// from is Between(a, t.place), given the cosine of a's latitude.
+func (t *toward) from(a Point, cosA float64) float64 {
+	if a == t.place {
+		return 0
+	}
+	return distanceKM(a, t.place, cosA, t.cos)*t.detour/t.speed*60 + t.overhead
+}
+
 // Symmetric reports that travel from a to b takes as long as from b to a, so callers may ask
 // for one direction only.
 func (g GreatCircle) Symmetric() bool { return true }
 
 // Matrix implements Travel; it fails only for invalid coordinates or a bad configuration.
 func (g GreatCircle) Matrix(ctx context.Context, from, to []Point) ([][]float64, error) {
-	detour, speed, _ := g.params()
-	if detour < 1 || speed <= 0 || math.IsNaN(detour) || math.IsNaN(speed) {
-		return nil, fmt.Errorf("routing: unable to estimate travel: detour factor %g must be >= 1 and speed %g km/h > 0", detour, speed)
-	}
-	for i, p := range from {
-		if !p.Valid() {
-			return nil, fmt.Errorf("routing: unable to estimate travel: origin %d has invalid coordinates %s", i, p)
-		}
-	}
-	for j, p := range to {
-		if !p.Valid() {
-			return nil, fmt.Errorf("routing: unable to estimate travel: destination %d has invalid coordinates %s", j, p)
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("routing: unable to estimate travel: %w", err)
+	if err := g.check(ctx, from, to); err != nil {
+		return nil, err
 	}
 	m := newMatrix(len(from), len(to))
 	for i, a := range from {
@@ -144,4 +166,41 @@ func (g GreatCircle) Matrix(ctx context.Context, from, to []Point) ([][]float64,
 		}
 	}
 	return m, nil
+}
+
+// check fails as Matrix does before measuring anything.
+func (g GreatCircle) check(ctx context.Context, from, to []Point) error {
+	if err := g.checkParams(); err != nil {
+		return err
+	}
+	for i, p := range from {
+		if !p.Valid() {
+			return invalidOrigin(i, p)
+		}
+	}
+	for j, p := range to {
+		if !p.Valid() {
+			return fmt.Errorf("routing: unable to estimate travel: destination %d has invalid coordinates %s", j, p)
+		}
+	}
+	return checkContext(ctx)
+}
+
+func (g GreatCircle) checkParams() error {
+	detour, speed, _ := g.params()
+	if detour < 1 || speed <= 0 || math.IsNaN(detour) || math.IsNaN(speed) {
+		return fmt.Errorf("routing: unable to estimate travel: detour factor %g must be >= 1 and speed %g km/h > 0", detour, speed)
+	}
+	return nil
+}
+
+func invalidOrigin(i int, p Point) error {
+	return fmt.Errorf("routing: unable to estimate travel: origin %d has invalid coordinates %s", i, p)
+}
+
+func checkContext(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("routing: unable to estimate travel: %w", err)
+	}
+	return nil
 }
