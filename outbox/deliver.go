@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carepath/carepath/database"
@@ -49,7 +51,10 @@ type Deliverer struct {
 	// Lease is how long a claim holds a delivery; it must exceed the client's timeout.
 	Lease time.Duration
 	// Poll is how long Run waits when there was nothing to send and nobody called Notify.
-	Poll   time.Duration
+	Poll time.Duration
+	// Gather is how long Run waits after a Notify before its round, so that on a busy server the
+	// events committed meanwhile share one round's transactions instead of taking one each.
+	Gather time.Duration
 	Logger *slog.Logger
 	// Observe, when set, is told of every send (for metrics).
 	Observe func(r Result)
@@ -65,6 +70,10 @@ type Deliverer struct {
 	keys    sync.Map // secret → decoded key
 	wake    chan struct{}
 	once    sync.Once
+	// fanOutN overrides fanOutBatch when positive (tests make it small).
+	fanOutN int
+	// checks counts the reads made to learn whether a round has anything to do.
+	checks atomic.Int64
 }
 
 // Handler sends one event to a subscription of its format. An error whose Retryable method
@@ -106,6 +115,9 @@ func (d *Deliverer) defaults() {
 		if d.Poll <= 0 {
 			d.Poll = time.Second
 		}
+		if d.Gather <= 0 {
+			d.Gather = 20 * time.Millisecond
+		}
 		if d.Client == nil {
 			d.Client = &http.Client{Timeout: 10 * time.Second}
 		}
@@ -135,17 +147,24 @@ func (d *Deliverer) Run(ctx context.Context) {
 			for ctx.Err() == nil {
 				// A round in progress finishes (each send is bounded by the client's timeout), so
 				// its outcomes are recorded rather than left to the lease.
-				n, err := d.DeliverOnce(context.WithoutCancel(ctx))
+				sent, full, err := d.round(context.WithoutCancel(ctx))
 				if err != nil && ctx.Err() == nil {
 					d.Logger.Warn("outbox delivery round failed", "error", err)
 				}
-				if n == d.BatchSize && err == nil {
+				if err == nil && full {
+					continue
+				}
+				if err == nil && sent > 0 {
+					// Sending a case's event makes its next one due; the events committed
+					// meanwhile are gathered into the same round.
+					d.gather(ctx)
 					continue
 				}
 				t := time.NewTimer(d.Poll)
 				select {
 				case <-ctx.Done():
 				case <-d.wake:
+					d.gather(ctx)
 				case <-t.C:
 				}
 				t.Stop()
@@ -153,6 +172,21 @@ func (d *Deliverer) Run(ctx context.Context) {
 		})
 	}
 	wg.Wait()
+}
+
+// gather waits Gather for more events to commit after a Notify, then drops the Notifies that
+// arrived meanwhile: the round about to start sees every event committed before them.
+func (d *Deliverer) gather(ctx context.Context) {
+	t := time.NewTimer(d.Gather)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	select {
+	case <-d.wake:
+	default:
+	}
 }
 
 // claim is one delivery taken for sending.
@@ -166,7 +200,7 @@ type claim struct {
 }
 
 // claimColumns are read by claim, in this order.
-const claimColumns = `d.id, d.attempts, e.seq, e.id, e.type, e.case_key, e.payload, e.created_at, s.url, s.secret, s.format`
+const claimColumns = `d.id AS delivery, d.attempts, e.seq, e.id AS event_id, e.type, e.case_key, e.payload, e.created_at, s.url, s.secret, s.format`
 
 // claimQuery finds due deliveries that are first in their case's queue to their subscription:
 // none of the same case to the same subscription with an earlier event is still pending, whether
@@ -181,12 +215,41 @@ AND NOT EXISTS (SELECT 1 FROM outbox_deliveries p WHERE p.subscription_id = d.su
 ORDER BY d.event_seq
 LIMIT ?`
 
+// claimPostgres claims and leases in one statement: the claimed rows stay locked (SKIP LOCKED
+// passes over those another worker holds) until the lease is written in the same snapshot.
+const claimPostgres = `WITH c AS (` + claimQuery + ` FOR UPDATE OF d SKIP LOCKED
+), leased AS (
+	UPDATE outbox_deliveries SET attempts = outbox_deliveries.attempts + 1, next_attempt_at = ? FROM c WHERE outbox_deliveries.id = c.delivery
+)
+SELECT * FROM c ORDER BY seq`
+
+// workQuery tells, from a read outside any transaction, whether a round has anything to do:
+// events not yet fanned out, or deliveries this Deliverer could send that are due.
+const workQuery = `SELECT EXISTS (SELECT 1 FROM outbox_events e WHERE %s),
+	EXISTS (SELECT 1 FROM outbox_deliveries d JOIN outbox_subscriptions s ON s.id = d.subscription_id
+		WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND s.active = ? AND s.format IN (%s))`
+
 // DeliverOnce claims one batch, sends it and records the outcomes; it returns how many it sent.
 func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
 	d.defaults()
-	claims, err := d.claim(ctx)
+	n, _, err := d.round(ctx)
+	return n, err
+}
+
+// round fans new events out and claims, sends and completes one batch; full reports that a
+// fan-out or a claim took as many as it could, so that a backlog is worked through without
+// waiting. When a read finds nothing to do it writes nothing, so an idle poll, or a Notify about
+// events already handled, costs one read and stays out of SQLite's writer.
+func (d *Deliverer) round(ctx context.Context) (sent int, full bool, err error) {
+	now := d.Now()
+	unfanned, due, err := d.work(ctx, now)
+	if err != nil || !unfanned && !due {
+		return 0, false, err
+	}
+	claims, fanned, err := d.claim(ctx, now, unfanned, due)
+	full = fanned >= d.fanOutBatch()
 	if err != nil || len(claims) == 0 {
-		return 0, err
+		return 0, full, err
 	}
 	results := make([]Result, len(claims))
 	next := make(chan int)
@@ -204,14 +267,41 @@ func (d *Deliverer) DeliverOnce(ctx context.Context) (int, error) {
 	close(next)
 	wg.Wait()
 	if err := d.complete(ctx, claims, results); err != nil {
-		return 0, err
+		return 0, full, err
 	}
 	if d.Observe != nil {
 		for _, r := range results {
 			d.Observe(r)
 		}
 	}
-	return len(claims), nil
+	return len(claims), full || len(claims) == d.BatchSize, nil
+}
+
+// work reads whether there are events to fan out and deliveries due.
+func (d *Deliverer) work(ctx context.Context, now time.Time) (unfanned, due bool, err error) {
+	d.checks.Add(1)
+	marks, formats := d.formats()
+	args := append([]any{database.NewTime(now), true}, formats...)
+	if err := d.DB.QueryRowPrepared(ctx, fmt.Sprintf(workQuery, notFannedOut[d.DB.Dialect], marks), args...).Scan(&unfanned, &due); err != nil {
+		return false, false, fmt.Errorf("outbox: unable to look for work: %w", err)
+	}
+	return unfanned, due, nil
+}
+
+// notFannedOut is the condition on outbox_events e that it waits for its fan-out, written so that
+// each backend answers it from an index: the cursor's range of the primary key on SQLite, the
+// partial index of events not fanned out on PostgreSQL.
+var notFannedOut = map[database.Dialect]string{
+	database.SQLite:   `e.seq > (SELECT seq FROM outbox_fanout)`,
+	database.Postgres: `NOT e.fanned`,
+}
+
+// fanOutBatch is how many events one fan-out takes at most.
+func (d *Deliverer) fanOutBatch() int {
+	if d.fanOutN > 0 {
+		return d.fanOutN
+	}
+	return fanOutBatch
 }
 
 // serialise takes the write turn on SQLite and returns its release.
@@ -233,23 +323,40 @@ func (d *Deliverer) formats() (string, []any) {
 	return strings.TrimSuffix(strings.Repeat("?, ", len(fs)), ", "), fs
 }
 
-func (d *Deliverer) claim(ctx context.Context) ([]claim, error) {
+// claim fans out new events when work found some, and claims and leases a batch of deliveries
+// when some were due or the fan-out queued some; it returns the claims and how many events it
+// fanned out.
+func (d *Deliverer) claim(ctx context.Context, now time.Time, unfanned, due bool) ([]claim, int, error) {
 	defer d.serialise()()
-	now := d.Now()
-	var out []claim
+	var (
+		out    []claim
+		fanned int
+	)
 	err := d.DB.InTx(ctx, func(tx *database.Tx) error {
-		out = out[:0]
-		if _, err := d.fanOut(ctx, tx, now); err != nil {
-			return err
+		out, fanned = out[:0], 0
+		if unfanned {
+			var queued int
+			var err error
+			if fanned, queued, err = d.fanOut(ctx, tx, now); err != nil {
+				return err
+			}
+			due = due || queued > 0
+		}
+		if !due {
+			return nil
 		}
 		marks, formats := d.formats()
-		q := fmt.Sprintf(claimQuery, marks)
-		if tx.Dialect == database.Postgres {
-			q += ` FOR UPDATE OF d SKIP LOCKED`
-		}
 		args := append([]any{database.NewTime(now), true}, formats...)
 		args = append(args, d.BatchSize)
-		rows, err := tx.QueryContext(ctx, tx.Rebind(q), args...)
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if tx.Dialect == database.Postgres {
+			rows, err = tx.QueryPrepared(ctx, fmt.Sprintf(claimPostgres, marks), append(args, database.NewTime(now.Add(d.Lease)))...)
+		} else {
+			rows, err = tx.QueryPrepared(ctx, fmt.Sprintf(claimQuery, marks), args...)
+		}
 		if err != nil {
 			return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
 		}
@@ -272,21 +379,58 @@ func (d *Deliverer) claim(ctx context.Context) ([]claim, error) {
 			return fmt.Errorf("outbox: unable to claim deliveries: %w", err)
 		}
 		rows.Close()
-		if len(out) == 0 {
+		if len(out) == 0 || tx.Dialect == database.Postgres {
 			return nil
 		}
-		ids := make([]any, 0, len(out)+1)
-		ids = append(ids, database.NewTime(now.Add(d.Lease)))
-		for _, c := range out {
-			ids = append(ids, c.delivery)
+		ids := make([]int64, len(out))
+		for i, c := range out {
+			ids[i] = c.delivery
 		}
-		marks = strings.TrimSuffix(strings.Repeat("?, ", len(out)), ", ")
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN (`+marks+`)`), ids...); err != nil {
+		if _, err := tx.ExecPrepared(ctx, `UPDATE outbox_deliveries SET attempts = attempts + 1, next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
+			database.NewTime(now.Add(d.Lease)), jsonInts(ids)); err != nil {
 			return fmt.Errorf("outbox: unable to lease deliveries: %w", err)
 		}
 		return nil
 	})
-	return out, err
+	return out, fanned, err
+}
+
+// jsonInts renders ids as a JSON array, for SQLite's json_each.
+func jsonInts(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
+// jsonPairs renders ids and attempts as a JSON array of [id, attempts] pairs.
+func jsonPairs(ids, attempts []int64) string {
+	b := make([]byte, 0, len(ids)*12+2)
+	b = append(b, '[')
+	for i := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, ids[i], 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, attempts[i], 10)
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
+}
+
+// pgInts renders ids as a PostgreSQL array literal, so that a list of any length is one
+// parameter of one statement text.
+func pgInts(ids []int64) string {
+	b := []byte(jsonInts(ids))
+	b[0], b[len(b)-1] = '{', '}'
+	return string(b)
 }
 
 // Body renders an event as a subscription in format receives it, with its content type.
@@ -400,13 +544,13 @@ func (d *Deliverer) complete(ctx context.Context, claims []claim, results []Resu
 	defer d.serialise()()
 	now := d.Now()
 	return d.DB.InTx(ctx, func(tx *database.Tx) error {
-		var delivered []any
+		var ids, attempts []int64
 		q := `UPDATE outbox_deliveries SET status = ?, next_attempt_at = ?, last_error = ?
 			WHERE id = ? AND attempts = ? AND status = 'pending'`
 		for i, r := range results {
 			c := &claims[i]
 			if r.Status == StatusDelivered {
-				delivered = append(delivered, c.delivery, c.attempts)
+				ids, attempts = append(ids, c.delivery), append(attempts, int64(c.attempts))
 				continue
 			}
 			next := now
@@ -421,14 +565,22 @@ func (d *Deliverer) complete(ctx context.Context, claims []claim, results []Resu
 				return fmt.Errorf("outbox: unable to record delivery %d: %w", c.delivery, err)
 			}
 		}
-		if len(delivered) == 0 {
+		if len(ids) == 0 {
 			return nil
 		}
-		pairs := strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS INTEGER)), ", len(delivered)/2), ", ")
+		// One statement text for any number of successes, so it is prepared once: the pairs go as
+		// two arrays on PostgreSQL and as one JSON array of [id, attempts] on SQLite.
 		at := database.NewTime(now)
-		args := append([]any{at, at}, delivered...)
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_deliveries SET status = 'delivered', next_attempt_at = ?, last_error = '', delivered_at = ?
-			WHERE status = 'pending' AND (id, attempts) IN (VALUES `+pairs+`)`), args...); err != nil {
+		done := `UPDATE outbox_deliveries SET status = 'delivered', next_attempt_at = ?, last_error = '', delivered_at = ?
+			WHERE status = 'pending' AND (id, attempts) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`
+		args := []any{at, at, jsonPairs(ids, attempts)}
+		if tx.Dialect == database.Postgres {
+			done = `UPDATE outbox_deliveries SET status = 'delivered', next_attempt_at = ?, last_error = '', delivered_at = ?
+				FROM unnest(CAST(? AS BIGINT[]), CAST(? AS INTEGER[])) AS v(id, attempts)
+				WHERE outbox_deliveries.id = v.id AND outbox_deliveries.attempts = v.attempts AND outbox_deliveries.status = 'pending'`
+			args = []any{at, at, pgInts(ids), pgInts(attempts)}
+		}
+		if _, err := tx.ExecPrepared(ctx, done, args...); err != nil {
 			return fmt.Errorf("outbox: unable to record deliveries: %w", err)
 		}
 		return nil

@@ -15,12 +15,14 @@ import (
 // SQLite's single write lock does the same there.
 const fanOutLock = 0x6f7574626f78 // "outbox"
 
-// fanOutBatch bounds how many events one fan-out reads.
+// fanOutBatch bounds how many events one fan-out reads; a worker that takes a full batch goes on
+// at once, so a backlog is fanned out in rounds of this many.
 const fanOutBatch = 1000
 
 // FanOut queues the deliveries of committed events no worker has seen yet, to every subscription
 // active now whose filter takes them, and returns how many events it took. The delivery workers
-// call it at the start of every claim; it is exported for operators' tools and tests.
+// do its work before a claim whenever a read shows new events; it is exported for operators'
+// tools and tests.
 //
 // The set of subscriptions an event goes to is fixed here, when a worker first sees the committed
 // event, not when it was written: a subscription added between the commit and the fan-out (well
@@ -33,7 +35,7 @@ func (d *Deliverer) FanOut(ctx context.Context) (int, error) {
 	var n int
 	err := d.DB.InTx(ctx, func(tx *database.Tx) error {
 		var err error
-		n, err = d.fanOut(ctx, tx, d.Now())
+		n, _, err = d.fanOut(ctx, tx, d.Now())
 		return err
 	})
 	return n, err
@@ -58,91 +60,110 @@ type unfanned struct {
 	typ, key string
 }
 
-// fanOut does FanOut's work in tx.
-func (d *Deliverer) fanOut(ctx context.Context, tx *database.Tx, now time.Time) (int, error) {
+// fanOutPostgres fans a batch out in one statement: it reads the events not yet fanned out,
+// queues a delivery to every active subscription whose filter takes each one, and marks them,
+// all from one snapshot, so the events marked are exactly those read and an event whose seq is
+// lower but which commits later is left for the next round. Matching in the statement means the
+// subscriptions are never read into the worker, so an idle deployment with none pays nothing for
+// them, and the text never varies, so it is prepared once.
+const fanOutPostgres = `WITH ev AS MATERIALIZED (
+	SELECT seq, type, case_key FROM outbox_events WHERE NOT fanned ORDER BY seq LIMIT ?
+), queued AS (
+	INSERT INTO outbox_deliveries (event_seq, subscription_id, case_key, status, attempts, next_attempt_at, last_error)
+	SELECT ev.seq, s.id, ev.case_key, 'pending', 0, ?, '' FROM ev JOIN outbox_subscriptions s ON s.active
+		AND (s.events = '' OR ev.type = ANY(string_to_array(s.events, ',')))
+		AND (s.format <> 'fhir' OR ev.type = ANY(CAST(? AS TEXT[])))
+	ON CONFLICT (event_seq, subscription_id) DO NOTHING
+	RETURNING 1
+), marked AS (
+	UPDATE outbox_events SET fanned = true WHERE seq IN (SELECT seq FROM ev) RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM marked), (SELECT COUNT(*) FROM queued)`
+
+// fhirTypes is the event types with a FHIR representation as a PostgreSQL array literal; they
+// are lower-case words and dots, so need no quoting.
+var fhirTypes = func() string {
+	var ts []string
+	for _, t := range Types {
+		if HasFHIR(t) {
+			ts = append(ts, t)
+		}
+	}
+	return "{" + strings.Join(ts, ",") + "}"
+}()
+
+// fanOut does FanOut's work in tx; it returns how many events it took and how many deliveries it
+// queued.
+func (d *Deliverer) fanOut(ctx context.Context, tx *database.Tx, now time.Time) (events, queued int, err error) {
 	if tx.Dialect == database.Postgres {
 		var mine bool
-		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, fanOutLock).Scan(&mine); err != nil {
-			return 0, fmt.Errorf("outbox: unable to take the fan-out lock: %w", err)
+		if err := tx.QueryRowPrepared(ctx, `SELECT pg_try_advisory_xact_lock(?)`, fanOutLock).Scan(&mine); err != nil {
+			return 0, 0, fmt.Errorf("outbox: unable to take the fan-out lock: %w", err)
 		}
 		if !mine {
-			return 0, nil // another worker is fanning out; its deliveries are claimed next round
+			return 0, 0, nil // another worker is fanning out; its deliveries are claimed next round
 		}
+		if err := tx.QueryRowPrepared(ctx, fanOutPostgres, d.fanOutBatch(), database.NewTime(now), fhirTypes).Scan(&events, &queued); err != nil {
+			return 0, 0, fmt.Errorf("outbox: unable to fan out new events: %w", err)
+		}
+		return events, queued, nil
 	}
-	q := `SELECT seq, type, case_key FROM outbox_events WHERE NOT fanned ORDER BY seq LIMIT $1`
-	if tx.Dialect == database.SQLite {
-		q = `SELECT seq, type, case_key FROM outbox_events WHERE seq > (SELECT seq FROM outbox_fanout) ORDER BY seq LIMIT ?`
-	}
-	rows, err := tx.QueryContext(ctx, q, fanOutBatch)
+	return d.fanOutSQLite(ctx, tx, now)
+}
+
+// fanOutSQLite fans a batch out on SQLite, where statements cost no round trip: it reads the
+// events past the cursor and the subscriptions, queues the deliveries one prepared statement at
+// a time and moves the cursor. Writers take turns there, so every event up to the last one read
+// has committed.
+func (d *Deliverer) fanOutSQLite(ctx context.Context, tx *database.Tx, now time.Time) (int, int, error) {
+	rows, err := tx.QueryPrepared(ctx, `SELECT seq, type, case_key FROM outbox_events WHERE seq > (SELECT seq FROM outbox_fanout) ORDER BY seq LIMIT ?`, d.fanOutBatch())
 	if err != nil {
-		return 0, fmt.Errorf("outbox: unable to read new events: %w", err)
+		return 0, 0, fmt.Errorf("outbox: unable to read new events: %w", err)
 	}
 	var events []unfanned
 	for rows.Next() {
 		var e unfanned
 		if err := rows.Scan(&e.seq, &e.typ, &e.key); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("outbox: unable to read new events: %w", err)
+			return 0, 0, fmt.Errorf("outbox: unable to read new events: %w", err)
 		}
 		events = append(events, e)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("outbox: unable to read new events: %w", err)
+		return 0, 0, fmt.Errorf("outbox: unable to read new events: %w", err)
 	}
 	if len(events) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	subs, err := activeSubscriptions(ctx, tx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	at := database.NewTime(now)
-	const perRow = 4
-	var (
-		args []any
-		rowN int
-	)
-	flush := func() error {
-		if rowN == 0 {
-			return nil
-		}
-		values := strings.TrimSuffix(strings.Repeat("(?, ?, ?, 'pending', 0, ?, ''), ", rowN), ", ")
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO outbox_deliveries (event_seq, subscription_id, case_key, status, attempts, next_attempt_at, last_error)
-			VALUES `+values+` ON CONFLICT (event_seq, subscription_id) DO NOTHING`), args...)
-		args, rowN = args[:0], 0
-		if err != nil {
-			return fmt.Errorf("outbox: unable to queue deliveries: %w", err)
-		}
-		return nil
-	}
+	queued := 0
 	for _, e := range events {
 		for i := range subs {
 			if !subs[i].takes(e.typ) {
 				continue
 			}
-			args = append(args, e.seq, subs[i].id, e.key, at)
-			if rowN++; rowN*perRow >= 4000 {
-				if err := flush(); err != nil {
-					return 0, err
-				}
+			if _, err := tx.ExecPrepared(ctx, `INSERT INTO outbox_deliveries (event_seq, subscription_id, case_key, status, attempts, next_attempt_at, last_error)
+				VALUES (?, ?, ?, 'pending', 0, ?, '') ON CONFLICT (event_seq, subscription_id) DO NOTHING`, e.seq, subs[i].id, e.key, at); err != nil {
+				return 0, 0, fmt.Errorf("outbox: unable to queue deliveries: %w", err)
 			}
+			queued++
 		}
 	}
-	if err := flush(); err != nil {
-		return 0, err
+	if _, err := tx.ExecPrepared(ctx, `UPDATE outbox_fanout SET seq = ?`, events[len(events)-1].seq); err != nil {
+		return 0, 0, fmt.Errorf("outbox: unable to record the fan-out: %w", err)
 	}
-	if err := markFanned(ctx, tx, events); err != nil {
-		return 0, err
-	}
-	return len(events), nil
+	return len(events), queued, nil
 }
 
-// activeSubscriptions reads the subscriptions events are fanned out to. The table is a handful of
-// rows and is read only when there are new events, so it is not cached: a cache would need a
-// round trip to learn whether it is stale.
+// activeSubscriptions reads the subscriptions events are fanned out to on SQLite. The table is a
+// handful of rows, read in process only when there are new events.
 func activeSubscriptions(ctx context.Context, tx *database.Tx) ([]fanSubscription, error) {
-	rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT id, events, format FROM outbox_subscriptions WHERE active = ? ORDER BY id`), true)
+	rows, err := tx.QueryPrepared(ctx, `SELECT id, events, format FROM outbox_subscriptions WHERE active = ? ORDER BY id`, true)
 	if err != nil {
 		return nil, fmt.Errorf("outbox: unable to read subscriptions: %w", err)
 	}
@@ -162,26 +183,4 @@ func activeSubscriptions(ctx context.Context, tx *database.Tx) ([]fanSubscriptio
 		out = append(out, s)
 	}
 	return out, rows.Err()
-}
-
-// markFanned records that events have their deliveries. On SQLite, where writers take turns, the
-// events read are every committed one up to the last, so the cursor moves to it. On PostgreSQL an
-// event with a lower seq may commit after this transaction began, so only the events read are
-// marked, by seq, and the late one is taken next round.
-func markFanned(ctx context.Context, tx *database.Tx, events []unfanned) error {
-	if tx.Dialect == database.SQLite {
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox_fanout SET seq = ?`, events[len(events)-1].seq); err != nil {
-			return fmt.Errorf("outbox: unable to record the fan-out: %w", err)
-		}
-		return nil
-	}
-	seqs := make([]any, len(events))
-	for i, e := range events {
-		seqs[i] = e.seq
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(events)), ", ")
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE outbox_events SET fanned = true WHERE seq IN (`+marks+`)`), seqs...); err != nil {
-		return fmt.Errorf("outbox: unable to mark events fanned out: %w", err)
-	}
-	return nil
 }
