@@ -26,6 +26,8 @@ func BenchmarkOutboxCost(b *testing.B) {
 			ctx := context.Background()
 			plain := startEnv(b, databasetest.Open(b, dialect))
 			published := startEnv(b, databasetest.Open(b, dialect))
+			plain.asServed(b)
+			published.asServed(b)
 			published.api.Engine.Publish = (&outbox.Publisher{Now: testNow}).DecisionMade
 			if _, err := outbox.AddSubscription(ctx, published.db, outbox.Subscription{ID: "cms", URL: "https://cms.example/hook",
 				Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", CreatedAt: testNow()}); err != nil {

@@ -43,29 +43,16 @@ type replica struct {
 // cache, the same engine reads every piece of reference data on every decision, as before.
 func referenceEngine(tb testing.TB, db *database.DB, dsn string, now func() time.Time, n int, cache bool) (*triage.Engine, *refdata.Watcher) {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	refs := &refdata.Watcher{DB: db, DSN: dsn}
 	var gen rules.Generation
 	if cache {
 		gen = refs.Generation
 	}
-	forms := triage.NewSQLStore(db)
-	forms.Generation = gen
-	cached := rules.NewCachedStore(rules.NewSQLStore(db), gen)
+	forms, cached, placement := referenceStores(db, rules.NewSQLStore(db), gen)
 	registry := rules.NewRegistry(cached)
-	placement := triage.NewPlacement(db, cached, "")
-	placement.Directory.Generation = gen
-	placement.Routes.Generation = gen
 	shadow := governance.NewShadow(db, registry, now, nil, 64)
 	shadow.Generation = gen
-	done := make(chan struct{}, 2)
-	go func() { refs.Run(ctx); done <- struct{}{} }()
-	go func() { shadow.Run(ctx); done <- struct{}{} }()
-	tb.Cleanup(func() { cancel(); <-done; <-done })
-	// The first poll, so that decisions read nothing of the reference data from the start.
-	for refs.Reads() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	runAsServed(tb, refs, shadow)
 	var ids atomic.Int64
 	return &triage.Engine{Store: forms, Rules: registry, Now: now, Placement: placement, Observers: []triage.Observer{shadow},
 		NewID: func() string { return fmt.Sprintf("r%d-%d", n, ids.Add(1)) }}, refs

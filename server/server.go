@@ -253,7 +253,7 @@ func (s *Server) postAssessment(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Idempotent-Replayed", "true")
 		status = http.StatusOK
 	}
-	s.writeJSON(w, status, d)
+	writeAppended(s, w, status, d, appendDecision)
 }
 
 func (s *Server) getAssessment(w http.ResponseWriter, r *http.Request) {

@@ -18,8 +18,10 @@ import (
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
 	"github.com/carepath/carepath/fixtures"
+	"github.com/carepath/carepath/governance"
 	"github.com/carepath/carepath/identity"
 	"github.com/carepath/carepath/internal/syncbuffer"
+	"github.com/carepath/carepath/refdata"
 	"github.com/carepath/carepath/rules"
 	"github.com/carepath/carepath/server"
 	"github.com/carepath/carepath/triage"
@@ -51,6 +53,8 @@ type env struct {
 	ids    *identity.SQLStore
 	tokens map[string]string // username → API token
 	logs   *syncbuffer.Buffer
+	// refs tells the server's reference caches when the reference data changed.
+	refs *refdata.Watcher
 }
 
 // tokenOf maps a test server's URL to the token do sends when a request names none: a user with
@@ -65,8 +69,12 @@ func start(t testing.TB, db *database.DB) *httptest.Server {
 func startEnv(t testing.TB, db *database.DB) *env {
 	t.Helper()
 	ctx := context.Background()
-	forms := triage.NewSQLStore(db)
+	// Reference data is cached as `carepath serve` caches it, keyed by the reference marker. The
+	// watcher is not running unless asServed starts it, so each check reads the marker itself and a
+	// change a test makes is in force for its next request, as it is on every replica within the bound.
+	refs := &refdata.Watcher{DB: db}
 	rs := rules.NewSQLStore(db)
+	forms, cached, placement := referenceStores(db, rs, refs.Generation)
 	if _, err := fixtures.Load(ctx, forms, rs, testNow()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,19 +87,67 @@ func startEnv(t testing.TB, db *database.DB) *env {
 	var n atomic.Int64
 	logs := &syncbuffer.Buffer{}
 	s := &server.Server{
-		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(rs), Now: testNow, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
-			Placement: triage.NewPlacement(db, rs, "")},
+		Engine: &triage.Engine{Store: forms, Rules: rules.NewRegistry(cached), Now: testNow, NewID: func() string { return fmt.Sprintf("d%d", n.Add(1)) },
+			Placement: placement},
 		Forms: forms, Rules: rs, DB: db, Logger: slog.New(slog.NewTextHandler(logs, nil)), Ping: db.PingContext,
 		Auth: identity.NewAuthenticator(ids, testNow), Audit: &audit.Log{DB: db}, Privacy: testPseudonyms,
 		Location: london,
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{Server: srv, api: s, db: db, ids: ids, tokens: map[string]string{}, logs: logs}
+	e := &env{Server: srv, api: s, db: db, ids: ids, tokens: map[string]string{}, logs: logs, refs: refs}
 	e.user(t, "everyone", "central", "", identity.Roles...)
 	tokenOf[srv.URL] = e.tokens["everyone"]
 	t.Cleanup(func() { delete(tokenOf, srv.URL) })
 	return e
+}
+
+// referenceStores are the stores `carepath serve` gives its engine over db: forms, rule sets and
+// their activations, pathways, the directory and the roster, each kept in memory until gen moves;
+// with gen nil every decision reads them all.
+func referenceStores(db *database.DB, rs *rules.SQLStore, gen rules.Generation) (*triage.SQLStore, *rules.CachedStore, *triage.Placement) {
+	forms := triage.NewSQLStore(db)
+	forms.Generation = gen
+	cached := rules.NewCachedStore(rs, gen)
+	placement := triage.NewPlacement(db, cached, "")
+	placement.Directory.Generation = gen
+	placement.Routes.Generation = gen
+	return forms, cached, placement
+}
+
+// asServed runs the server as `carepath serve` runs it from here on: the reference watcher polls
+// in the background, so that a decision reads no reference data while it stands still, shadow runs
+// are observed, and stored decisions take the same slots. Benchmarks use it to measure what serve
+// does; a change to reference data is then in force within the watcher's bound, not at once.
+func (e *env) asServed(tb testing.TB) {
+	tb.Helper()
+	shadow := governance.NewShadow(e.db, e.api.Engine.Rules, testNow, nil, 1024)
+	shadow.Generation = e.refs.Generation
+	runAsServed(tb, e.refs, shadow)
+	e.api.Engine.Observers = append(e.api.Engine.Observers, shadow)
+	e.api.Engine.Slots = make(chan struct{}, database.PostgresConns)
+}
+
+// runAsServed runs the reference watcher and the shadow worker beside the server until the test
+// ends, as serve runs them, and returns once the marker is held in memory.
+func runAsServed(tb testing.TB, refs *refdata.Watcher, shadow *governance.Shadow) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { refs.Run(ctx); done <- struct{}{} }()
+	go func() { shadow.Run(ctx); done <- struct{}{} }()
+	tb.Cleanup(func() { cancel(); <-done; <-done })
+	// Until the first poll is in, a check reads the marker itself; from then on, none does.
+	for {
+		reads := refs.Reads()
+		if _, err := refs.Generation(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		if refs.Reads() == reads {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // user adds an account with roles in team (none when empty), with an API token and the password
