@@ -47,7 +47,9 @@ func (c *commands) loadtestCommand() *cli.Command {
 			"sends its next request as soon as the last is answered (closed model); with --rate requests are scheduled at that\n" +
 			"rate and latency is measured from the scheduled time, so a slow server cannot hide its queue (open model). The\n" +
 			"API token is read from " + TokenEnv + ", never from a flag; unset, requests carry no Authorization header. Requests\n" +
-			"made during --warmup are not counted.",
+			"made during --warmup are not counted. For http:// targets each connection is a lean HTTP/1.1 client, so the generator\n" +
+			"takes little of the CPU it may share with the server; https:// targets (a remote deployment behind TLS, with\n" +
+			"--allow-remote) go through Go's standard client, which costs more CPU per request.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url", Required: true, Usage: "the server's base URL, such as http://127.0.0.1:8080"},
 			&cli.StringFlag{Name: "form", Usage: "discharge or mental-health: generate assessments of this form (required unless --body)"},
@@ -105,7 +107,8 @@ type loadtest struct {
 	seed        uint64
 	allowRemote bool
 	now         func() time.Time
-	client      *http.Client
+	dialer      *net.Dialer  // refuses addresses other than loopback unless --allow-remote
+	client      *http.Client // for https:// targets only
 }
 
 func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
@@ -169,8 +172,27 @@ func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	lt.target = u
 
+	lt.dialer = loadtestDialer(lt.allowRemote)
+	lt.client = &http.Client{
+		Timeout: loadtestTimeout,
+		Transport: &http.Transport{
+			Proxy:               nil, // a proxy would measure itself and could carry the load off the machine
+			DialContext:         lt.dialer.DialContext,
+			MaxIdleConns:        lt.connections,
+			MaxIdleConnsPerHost: lt.connections,
+			MaxConnsPerHost:     lt.connections,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:   false, // one request per connection at a time, as --connections promises
+		},
+	}
+	return lt, nil
+}
+
+// loadtestDialer dials the target; unless allowRemote, it refuses any address that is not loopback.
+func loadtestDialer(allowRemote bool) *net.Dialer {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !lt.allowRemote {
+	if !allowRemote {
 		// The name was checked when the run began; checking every connection too means a name
 		// that resolves differently later cannot take the load elsewhere.
 		dialer.Control = func(_, address string, _ syscall.RawConn) error {
@@ -184,20 +206,7 @@ func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
 			return nil
 		}
 	}
-	lt.client = &http.Client{
-		Timeout: loadtestTimeout,
-		Transport: &http.Transport{
-			Proxy:               nil, // a proxy would measure itself and could carry the load off the machine
-			DialContext:         dialer.DialContext,
-			MaxIdleConns:        lt.connections,
-			MaxIdleConnsPerHost: lt.connections,
-			MaxConnsPerHost:     lt.connections,
-			IdleConnTimeout:     90 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
-			ForceAttemptHTTP2:   false, // one request per connection at a time, as --connections promises
-		},
-	}
-	return lt, nil
+	return dialer
 }
 
 // maxLoadtestBody is the largest --body file: past it the client, not the server, would be measured.
@@ -326,12 +335,18 @@ func (lt *loadtest) run(ctx context.Context) (*loadtestReport, error) {
 		}
 		cases = gen
 	}
+	// The connections outlive the warm-up, so the measured phase starts on warm connections.
+	senders := make([]requestSender, lt.connections)
+	for i := range senders {
+		senders[i] = lt.newSender()
+		defer senders[i].close()
+	}
 	if lt.warmup > 0 {
-		if _, _, err := lt.phase(ctx, cases, lt.warmup); err != nil {
+		if _, _, err := lt.phase(ctx, cases, senders, lt.warmup); err != nil {
 			return nil, err
 		}
 	}
-	total, elapsed, err := lt.phase(ctx, cases, lt.duration)
+	total, elapsed, err := lt.phase(ctx, cases, senders, lt.duration)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +355,7 @@ func (lt *loadtest) run(ctx context.Context) (*loadtestReport, error) {
 
 // phase sends for d on every connection and returns what they saw and how long it took until
 // the last answer came.
-func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration) (*tally, time.Duration, error) {
+func (lt *loadtest) phase(ctx context.Context, cases bodySource, senders []requestSender, d time.Duration) (*tally, time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(d)
 	var slot atomic.Int64
@@ -351,6 +366,8 @@ func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration
 		tallies[i] = &tally{statuses: map[int]int{}}
 		wg.Go(func() {
 			t := tallies[i]
+			sender := senders[i]
+			var timer *time.Timer
 			for ctx.Err() == nil {
 				var began time.Time
 				if lt.rate > 0 {
@@ -362,9 +379,16 @@ func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration
 						return
 					}
 					if wait := time.Until(began); wait > 0 {
+						// One timer per connection, reset each wait, rather than one per request.
+						if timer == nil {
+							timer = time.NewTimer(wait)
+						} else {
+							timer.Reset(wait)
+						}
 						select {
-						case <-time.After(wait):
+						case <-timer.C:
 						case <-ctx.Done():
+							timer.Stop()
 							return
 						}
 					}
@@ -379,7 +403,7 @@ func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration
 					errs[i] = err
 					return
 				}
-				lt.send(ctx, t, body, began)
+				lt.send(ctx, t, sender, body, began)
 			}
 		})
 	}
@@ -395,35 +419,26 @@ func (lt *loadtest) phase(ctx context.Context, cases bodySource, d time.Duration
 	return total, elapsed, ctx.Err()
 }
 
-func (lt *loadtest) send(ctx context.Context, t *tally, body []byte, began time.Time) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lt.target.String(), bytes.NewReader(body))
-	if err != nil {
-		t.requests++
-		t.transport++
-		t.sample(err.Error())
-		return
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if lt.token != "" {
-		req.Header.Set("Authorization", "Bearer "+lt.token)
-	}
-	resp, err := lt.client.Do(req)
-	if err == nil {
-		// Read to the end so the connection goes back to the pool.
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+// send sends one request and counts its answer, its latency from began to after the last byte of
+// the answer, or its transport error.
+func (lt *loadtest) send(ctx context.Context, t *tally, sender requestSender, body []byte, began time.Time) {
+	status, err := sender.send(ctx, body)
 	if ctx.Err() != nil {
 		return // interrupted: neither an answer nor the server's error
 	}
 	t.requests++
 	if err != nil {
 		t.transport++
-		t.sample(err.Error())
+		if len(t.samples) < maxErrorSamples {
+			msg := err.Error()
+			if _, ok := sender.(*rawConn); ok {
+				msg = "Post \"" + lt.target.String() + "\": " + msg // as net/http words its errors
+			}
+			t.sample(msg)
+		}
 		return
 	}
-	t.statuses[resp.StatusCode]++
+	t.statuses[status]++
 	t.latency.record(time.Since(began))
 }
 
