@@ -78,6 +78,7 @@ func New(stdio IO, now func() time.Time) *cli.App {
 			c.practitionersCommand(),
 			c.oncallCommand(),
 			c.routingCommand(),
+			c.escalationsCommand(),
 			c.configCommand(),
 			c.auditCommand(),
 			c.usersCommand(),

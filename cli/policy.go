@@ -50,6 +50,8 @@ var commandPermissions = map[string]identity.Permission{
 	"routing cancel":       identity.ManageAppointments,
 	"routing move":         identity.ManageAppointments,
 	"routing reassign":     identity.ManageAppointments,
+	"escalations list":     identity.ManageAppointments,
+	"escalations resolve":  identity.ManageAppointments,
 	"routing export":       identity.PlanRoutes,
 	"routing optimise":     identity.PlanRoutes,
 	"routing plan":         identity.PlanRoutes,

@@ -21,6 +21,7 @@ import (
 const (
 	DecisionMade         = "decision.made"
 	CaseEscalated        = "case.escalated"
+	EscalationResolved   = "escalation.resolved"
 	DecisionReassigned   = "decision.reassigned"
 	AppointmentBooked    = "appointment.booked"
 	AppointmentMoved     = "appointment.moved"
@@ -37,7 +38,7 @@ const (
 )
 
 // Types lists the event types Carepath writes, for subscription filters and help text.
-var Types = []string{DecisionMade, CaseEscalated, DecisionReassigned, AppointmentBooked, AppointmentMoved, AppointmentCancelled,
+var Types = []string{DecisionMade, CaseEscalated, EscalationResolved, DecisionReassigned, AppointmentBooked, AppointmentMoved, AppointmentCancelled,
 	CaseAccepted, CaseDeclined, VisitBooked, VisitDone, VisitMissed, OutcomeRecorded, CaseClosed, RuleSetActivated}
 
 // typePattern is the shape of an event type: lower-case words joined by dots. Underscores are

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
@@ -348,16 +350,7 @@ func (s *SQLStore) Escalate(ctx context.Context, ex database.Querier, e Escalati
 // Escalations lists a team's unresolved escalations, the most pressing deadline first; an empty
 // team lists every team's.
 func (s *SQLStore) Escalations(ctx context.Context, team string) ([]Escalation, error) {
-	var rows []struct {
-		DecisionID string         `db:"decision_id"`
-		Team       string         `db:"team_id"`
-		Pathway    string         `db:"pathway"`
-		Priority   string         `db:"priority"`
-		Reason     string         `db:"reason"`
-		Deadline   database.Time  `db:"deadline_at"`
-		CreatedAt  database.Time  `db:"created_at"`
-		ResolvedAt *database.Time `db:"resolved_at"`
-	}
+	var rows []escalationRow
 	q := `SELECT decision_id, team_id, pathway, priority, reason, deadline_at, created_at, resolved_at FROM escalations WHERE resolved_at IS NULL`
 	var args []any
 	if team != "" {
@@ -370,29 +363,103 @@ func (s *SQLStore) Escalations(ctx context.Context, team string) ([]Escalation, 
 	}
 	out := make([]Escalation, len(rows))
 	for i, r := range rows {
-		out[i] = Escalation{DecisionID: r.DecisionID, Team: r.Team, Pathway: r.Pathway, Priority: r.Priority, Reason: r.Reason,
-			Deadline: r.Deadline.Time, CreatedAt: r.CreatedAt.Time}
-		if r.ResolvedAt != nil {
-			t := r.ResolvedAt.Time
-			out[i].ResolvedAt = &t
-		}
+		out[i] = r.escalation()
 	}
 	return out, nil
 }
 
 // ResolveEscalation marks an escalation handled; a second resolution is a Conflict.
 func (s *SQLStore) ResolveEscalation(ctx context.Context, decisionID string, now time.Time) error {
-	res, err := s.DB.ExecContext(ctx, s.DB.Rebind(`UPDATE escalations SET resolved_at = ? WHERE decision_id = ? AND resolved_at IS NULL`),
+	_, err := s.ResolveEscalationTx(ctx, s.DB, decisionID, now)
+	return err
+}
+
+// MaxResolutionNote bounds the note a coordinator gives on resolving an escalation, in
+// characters: a short reason, not a case record.
+const MaxResolutionNote = 500
+
+// ResolutionNote returns the note given for resolving an escalation, trimmed, or an invalid
+// error naming the field "note" and what is wrong with it.
+func ResolutionNote(note string) (string, error) {
+	note = strings.TrimSpace(note)
+	switch {
+	case !utf8.ValidString(note):
+		return "", failure.Errorf(failure.Invalid, "note: is not valid UTF-8 text")
+	case note == "":
+		return "", failure.Errorf(failure.Invalid, "note: is missing; say briefly how the escalation was handled")
+	case utf8.RuneCountInString(note) > MaxResolutionNote:
+		return "", failure.Errorf(failure.Invalid, "note: at most %d characters; this one has %d", MaxResolutionNote, utf8.RuneCountInString(note))
+	case strings.ContainsFunc(note, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' }):
+		return "", failure.Errorf(failure.Invalid, "note: plain text only, without control characters")
+	}
+	return note, nil
+}
+
+// escalationRow is an escalations row as read.
+type escalationRow struct {
+	DecisionID string         `db:"decision_id"`
+	Team       string         `db:"team_id"`
+	Pathway    string         `db:"pathway"`
+	Priority   string         `db:"priority"`
+	Reason     string         `db:"reason"`
+	Deadline   database.Time  `db:"deadline_at"`
+	CreatedAt  database.Time  `db:"created_at"`
+	ResolvedAt *database.Time `db:"resolved_at"`
+}
+
+func (r escalationRow) escalation() Escalation {
+	e := Escalation{DecisionID: r.DecisionID, Team: r.Team, Pathway: r.Pathway, Priority: r.Priority, Reason: r.Reason,
+		Deadline: r.Deadline.Time, CreatedAt: r.CreatedAt.Time}
+	if r.ResolvedAt != nil {
+		t := r.ResolvedAt.Time
+		e.ResolvedAt = &t
+	}
+	return e
+}
+
+// ResolveEscalationTx marks a decision's open escalation handled at now in ex (the caller's
+// transaction, so whatever records the resolution commits with it) and returns it resolved. A
+// decision never escalated, or whose escalation is already resolved, is a Conflict saying which.
+func (s *SQLStore) ResolveEscalationTx(ctx context.Context, ex database.Querier, decisionID string, now time.Time) (Escalation, error) {
+	var r escalationRow
+	err := ex.GetContext(ctx, &r, ex.Rebind(`SELECT decision_id, team_id, pathway, priority, reason, deadline_at, created_at, resolved_at
+		FROM escalations WHERE decision_id = ?`), decisionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Escalation{}, failure.Errorf(failure.Conflict, "decision %s was never escalated, so there is nothing to resolve", decisionID)
+	} else if err != nil {
+		return Escalation{}, fmt.Errorf("routing: unable to read the escalation of decision %s: %w", decisionID, err)
+	}
+	if r.ResolvedAt != nil {
+		return Escalation{}, failure.Errorf(failure.Conflict, "the escalation of decision %s was already resolved at %s",
+			decisionID, r.ResolvedAt.Time.UTC().Format(time.RFC3339))
+	}
+	open, err := s.CloseEscalation(ctx, ex, decisionID, now)
+	if err != nil {
+		return Escalation{}, err
+	}
+	if !open {
+		// Resolved by someone else between the read and the update.
+		return Escalation{}, failure.Errorf(failure.Conflict, "the escalation of decision %s was resolved by someone else meanwhile", decisionID)
+	}
+	e := r.escalation()
+	at := database.NewTime(now).Time
+	e.ResolvedAt = &at
+	return e, nil
+}
+
+// CloseEscalation marks a decision's escalation handled at now in ex when it is open, reporting
+// whether it was; a reassignment that books a visit closes it so, in its own transaction.
+func (s *SQLStore) CloseEscalation(ctx context.Context, ex database.Querier, decisionID string, now time.Time) (bool, error) {
+	res, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE escalations SET resolved_at = ? WHERE decision_id = ? AND resolved_at IS NULL`),
 		database.NewTime(now), decisionID)
 	if err != nil {
-		return fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
+		return false, fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
-	} else if n != 1 {
-		return failure.Errorf(failure.Conflict, "decision %s has no open escalation", decisionID)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // OnCall is one entry of the on-call rota: who answers for a service in a span of time.

@@ -3,11 +3,13 @@ package server
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/failure"
@@ -29,6 +31,7 @@ func (s *Server) coordinatorPages(mux *http.ServeMux) {
 	s.handlePage(mux, "POST /worklist/{id}/reassign", identity.ManageAppointments, s.worklistReassign)
 	s.handlePage(mux, "POST /worklist/appointments/{id}/move", identity.ManageAppointments, s.worklistMove)
 	s.handlePage(mux, "POST /worklist/appointments/{id}/cancel", identity.ManageAppointments, s.worklistCancel)
+	s.handlePage(mux, "POST /worklist/{id}/resolve", identity.ManageAppointments, s.worklistResolve)
 }
 
 // teamCases is the store query behind the worklist; the SQL store has it.
@@ -376,6 +379,8 @@ func worklistNotice(q url.Values, cases []triage.TeamCase) string {
 		return "The appointment of case " + id + " has been moved."
 	case "cancelled":
 		return "The appointment of case " + id + " has been cancelled."
+	case "resolved":
+		return "The escalation of case " + id + " has been marked handled."
 	}
 	return ""
 }
@@ -504,4 +509,40 @@ func (s *Server) worklistCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	afterAction(w, r, "cancelled", v.CaseID)
+}
+
+// resolveFor marks, in showWorklist's moveFor, a refused resolution of the case that follows, so
+// that its note and error are shown beside its form.
+const resolveFor = "resolve:"
+
+func (s *Server) worklistResolve(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.pageProblem(w, r, failure.Errorf(failure.Invalid, "form: %v", err))
+		return
+	}
+	id := r.PathValue("id")
+	fieldID := func(string) string { return "note-" + id }
+	value := r.PostFormValue("note")
+	note, err := routing.ResolutionNote(value)
+	if err != nil {
+		err = failure.Errorf(failure.Invalid, "note: %s", noteMessage(value))
+	} else {
+		_, err = s.resolveEscalation(r, s.Engine.Placement, id, note)
+	}
+	if err != nil {
+		s.actionRefused(w, r, err, fieldID, resolveFor+id, value)
+		return
+	}
+	afterAction(w, r, "resolved", id)
+}
+
+// noteMessage words a refused note for the person at the form, as the other forms word theirs.
+func noteMessage(value string) string {
+	switch n := utf8.RuneCountInString(strings.TrimSpace(value)); {
+	case n == 0:
+		return "Enter how the escalation was handled"
+	case n > routing.MaxResolutionNote:
+		return fmt.Sprintf("Enter at most %d characters; this note has %d", routing.MaxResolutionNote, n)
+	}
+	return "Enter the note as plain text, without control characters"
 }

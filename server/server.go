@@ -103,6 +103,7 @@ func (s *Server) Handler() http.Handler {
 	s.directoryRoutes(mux)
 	s.planRoutes(mux)
 	s.caseRoutes(mux)
+	s.escalationRoutes(mux)
 	s.signinRoutes(mux)
 	s.clinicianPages(mux)
 	s.coordinatorPages(mux)

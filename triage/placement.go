@@ -215,7 +215,8 @@ type Reassigned func(ctx context.Context, tx *database.Tx, d *Decision, cancelle
 // Reassign cancels a decision's booked appointment and books the best other practitioner, against
 // current bookings, recording the new assignment on the decision; with nobody else available the
 // case is flagged for manual allocation (escalated when it is due within the day) and the old
-// appointment stays cancelled. inTx, when not nil, runs in the same transaction.
+// appointment stays cancelled. A visit booked for an escalated case resolves its escalation in
+// the same transaction. inTx, when not nil, runs in the same transaction.
 func (e *Engine) Reassign(ctx context.Context, decisionID string, inTx Reassigned) (*Decision, error) {
 	p := e.Placement
 	if p == nil {
@@ -272,8 +273,17 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string, inTx Reassigne
 	err = retry.Do(ctx, retryAtOnce(max(p.Attempts, 1)-1), func(ctx context.Context) error {
 		return retryIfSlotTaken(p.DB.InTx(ctx, func(tx *database.Tx) error {
 			cancelled, err := p.reassign(ctx, tx, e.Store, pl, d, now, e.NewID)
-			if err != nil || inTx == nil {
+			if err != nil {
 				return err
+			}
+			// A visit booked for the case answers its escalation; escalating again reopened it.
+			if store, ok := p.Routing.(*routing.SQLStore); ok && d.Assignment != nil && d.Assignment.Appointment.ID != "" {
+				if _, err := store.CloseEscalation(ctx, tx, d.ID, now); err != nil {
+					return err
+				}
+			}
+			if inTx == nil {
+				return nil
 			}
 			return inTx(ctx, tx, d, cancelled)
 		}))
