@@ -22,6 +22,7 @@ import (
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/internal/jsonappend"
 )
 
 // Outcome says what became of an attempted access.
@@ -93,12 +94,11 @@ func AppendTx(ctx context.Context, tx *database.Tx, e Access) error {
 	if err != nil {
 		return err
 	}
-	recordsJSON, err := json.Marshal(records)
-	if err != nil {
-		return fmt.Errorf("audit: unable to encode the records of %s: %w", e.Action, err)
-	}
+	// Written by hand, as json.Marshal writes it, because nearly every request stores one.
+	var buf [256]byte
+	recordsJSON := string(jsonappend.Strings(buf[:0], records))
 	if err := tx.Defer(ctx, appendAccess, database.NewTime(e.At), e.Subject, strings.Join(e.Roles, ","), e.Team, e.Action,
-		string(recordsJSON), e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID); err != nil {
+		recordsJSON, e.Purpose, e.BreakGlass, string(e.Outcome), e.Client, e.RequestID); err != nil {
 		return fmt.Errorf("audit: unable to record %s by %s: %w", e.Action, e.Subject, err)
 	}
 	return nil
@@ -132,16 +132,30 @@ func (e *Access) check() ([]string, error) {
 			return nil, failure.Errorf(failure.Invalid, "access record %s by %s: role %q: want a non-empty name without commas", e.Action, e.Subject, r)
 		}
 	}
-	records := make([]string, 0, len(e.Records))
-	for _, r := range e.Records {
+	for i, r := range e.Records {
 		if r == "" {
 			return nil, failure.Errorf(failure.Invalid, "access record %s by %s: a record id is empty", e.Action, e.Subject)
 		}
-		if !slices.Contains(records, r) {
-			records = append(records, r)
+		if slices.Contains(e.Records[:i], r) {
+			return dedupe(e.Records), nil
 		}
 	}
-	return records, nil
+	if e.Records == nil {
+		return []string{}, nil
+	}
+	// Without repeats the caller's slice is the answer; it is only read.
+	return e.Records, nil
+}
+
+// dedupe returns records without repeats, in the order given.
+func dedupe(records []string) []string {
+	out := make([]string, 0, len(records))
+	for _, r := range records {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Filter selects access records; zero fields select everything.

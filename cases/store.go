@@ -64,7 +64,7 @@ func Then(hooks ...triage.Booking) triage.Booking {
 // a case on the same form that is neither closed nor declined, links the decision to that case as
 // its follow-up assessment. Use it as (part of) triage.Options.InTx.
 func OpenInTx(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
-	scores, err := json.Marshal(d.Scores)
+	scores, err := triage.EncodeScores(d.Scores)
 	if err != nil {
 		return fmt.Errorf("cases: unable to encode the scores of %s: %w", d.ID, err)
 	}

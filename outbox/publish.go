@@ -22,7 +22,17 @@ type Publisher struct {
 }
 
 func (p *Publisher) append(ctx context.Context, tx *database.Tx, typ, key string, data any, at time.Time) error {
-	raw, err := json.Marshal(data)
+	var raw []byte
+	var err error
+	if d, ok := data.(*DecisionData); ok {
+		raw, err = encodeDecisionData(d)
+		if err == nil {
+			// Nothing keeps raw once the event is appended: its statement holds a copy.
+			defer putEventBuffer(raw)
+		}
+	} else {
+		raw, err = json.Marshal(data)
+	}
 	if err != nil {
 		return fmt.Errorf("outbox: unable to encode %s event: %w", typ, err)
 	}
@@ -85,7 +95,8 @@ func NewDecisionData(d *triage.Decision) DecisionData {
 // DecisionMade writes decision.made for a decision being stored in tx; it has the shape of
 // triage.Booking, so it is the engine's Publish hook.
 func (p *Publisher) DecisionMade(ctx context.Context, tx *database.Tx, d *triage.Decision) error {
-	return p.append(ctx, tx, DecisionMade, d.ID, NewDecisionData(d), d.Decided)
+	data := NewDecisionData(d)
+	return p.append(ctx, tx, DecisionMade, d.ID, &data, d.Decided)
 }
 
 // AppointmentData is the data of appointment events.

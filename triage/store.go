@@ -360,21 +360,9 @@ func (r *decisionRow) decision() (*Decision, error) {
 // back whatever book did, and returns the first decision (created false), also when the two
 // requests race; the same key with a different request is a Conflict.
 func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotency, book Booking) (*Decision, bool, error) {
-	scores, err := json.Marshal(d.Scores)
+	cols, err := encodeDecisionColumns(d)
 	if err != nil {
-		return nil, false, fmt.Errorf("triage: unable to encode scores: %w", err)
-	}
-	flags := d.Outcome.Flags
-	if flags == nil {
-		flags = []string{}
-	}
-	flagsJSON, err := json.Marshal(flags)
-	if err != nil {
-		return nil, false, fmt.Errorf("triage: unable to encode flags: %w", err)
-	}
-	explanation, err := json.Marshal(d.Explanation)
-	if err != nil {
-		return nil, false, fmt.Errorf("triage: unable to encode explanation: %w", err)
+		return nil, false, err
 	}
 	var idemKey any // NULL when the client gave none, so keyless submissions never collide
 	if key.Key != "" {
@@ -398,9 +386,9 @@ func (s *SQLStore) SaveDecision(ctx context.Context, d *Decision, key Idempotenc
 		services, assignment, unassigned_reason, team_id, submitted_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idempotency_key) DO NOTHING`,
-			d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, string(scores),
+			d.ID, idemKey, key.RequestSHA256, string(d.Input), d.InputSHA256, d.Form, d.FormVersion, d.SubjectRef, cols.scores,
 			d.RuleSet.ID, d.RuleSet.Version, d.RuleSet.SHA256, d.Outcome.Pathway, string(d.Outcome.Priority),
-			d.Outcome.RespondWithin, string(flagsJSON), d.Rule, string(explanation),
+			d.Outcome.RespondWithin, cols.flags, d.Rule, cols.explanation,
 			database.NewTime(d.Authored), database.NewTime(d.Decided), d.EngineVersion,
 			services, assignment, d.UnassignedReason, d.Team, d.SubmittedBy)
 		if database.IsUniqueViolation(err) && strings.Contains(err.Error(), "appointments_booked_slot") {

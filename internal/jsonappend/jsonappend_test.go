@@ -1,0 +1,97 @@
+package jsonappend
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+)
+
+var strs = []string{
+	"", "a", "plain text", `quote " and \ backslash`, "<script>&</script>", "\x00\x01\x1f\x7f",
+	"\b\f\n\r\t", "héllo wörld", "emoji 🙂", "\u2028\u2029", "bad \xff utf8 \xc3", "\xed\xa0\x80",
+	"mixed \u2028 < \xff \"", strings.Repeat("long ", 100), "\u00e9\u4e16\U0001F600",
+}
+
+func TestStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range strs {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := String(nil, s); string(got) != string(want) {
+			t.Errorf("String(%q) = %s, want %s", s, got, want)
+		}
+	}
+	for b := 0; b < 256; b++ {
+		s := string([]byte{'x', byte(b), 'y'})
+		want, _ := json.Marshal(s)
+		if got := String([]byte("prefix"), s); string(got) != "prefix"+string(want) {
+			t.Errorf("byte %#x: got %s, want %s", b, got, want)
+		}
+	}
+}
+
+func TestStringsMatchesEncodingJSON(t *testing.T) {
+	for _, ss := range [][]string{nil, {}, {""}, {"a"}, strs, {"x", "<y>"}} {
+		want, _ := json.Marshal(ss)
+		if got := Strings(nil, ss); string(got) != string(want) {
+			t.Errorf("Strings(%q) = %s, want %s", ss, got, want)
+		}
+	}
+}
+
+func FuzzString(f *testing.F) {
+	for _, s := range strs {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := String(nil, s); string(got) != string(want) {
+			t.Fatalf("String(%q) = %s, want %s", s, got, want)
+		}
+		wantArr, _ := json.Marshal([]string{s, s})
+		if got := Strings(nil, []string{s, s}); string(got) != string(wantArr) {
+			t.Fatalf("Strings = %s, want %s", got, wantArr)
+		}
+	})
+}
+
+func BenchmarkStrings(b *testing.B) {
+	ss := []string{"decision-0190a1b2-c3d4", "safeguarding"}
+	b.ReportAllocs()
+	buf := make([]byte, 0, 64)
+	for b.Loop() {
+		buf = Strings(buf[:0], ss)
+	}
+}
+
+func TestFloatMatchesEncodingJSON(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1 + 0.2, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 123456789e13,
+		math.MaxFloat64, math.SmallestNonzeroFloat64, -1e-300, 12.345} {
+		want, _ := json.Marshal(f)
+		if got, ok := Float(nil, f); !ok || string(got) != string(want) {
+			t.Errorf("Float(%v) = %s, want %s", f, got, want)
+		}
+	}
+	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if got, ok := Float([]byte("x"), f); ok || string(got) != "x" {
+			t.Errorf("Float(%v) = %s, %v; want refused", f, got, ok)
+		}
+	}
+}
+
+func FuzzFloat(f *testing.F) {
+	f.Add(1.5)
+	f.Add(1e-7)
+	f.Fuzz(func(t *testing.T, x float64) {
+		want, err := json.Marshal(x)
+		got, ok := Float(nil, x)
+		if (err == nil) != ok || (ok && string(got) != string(want)) {
+			t.Fatalf("Float(%v) = %s %v, want %s %v", x, got, ok, want, err)
+		}
+	})
+}
