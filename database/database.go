@@ -94,8 +94,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("database: unable to open SQLite %q: want a plain file path", path)
 	}
-	open := func(conns int, params string) (*sqlx.DB, error) {
-		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+params)
+	open := func(conns int) (*sqlx.DB, error) {
+		sqlDB, err := sql.Open("sqlite", "file:"+path+"?"+sqliteParams)
 		if err != nil {
 			return nil, fmt.Errorf("database: unable to open SQLite %q: %w", path, err)
 		}
@@ -113,18 +113,16 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// Readers run side by side under WAL on the pool; writes are SQLite's one at a time
 	// whatever the pool, so every InTx goes through one writer connection that commits
 	// the transactions waiting for it together (see writer).
-	readers, err := open(SQLiteReaders, sqliteParams)
+	readers, err := open(SQLiteReaders)
 	if err != nil {
 		return nil, err
 	}
-	// The writer never checkpoints the WAL itself: a checkpoint in its COMMIT would hold up
-	// every transaction of the batches behind it. A reader checkpoints in the background.
-	w, err := open(1, sqliteParams+"&_pragma=wal_autocheckpoint(0)")
+	w, err := open(1)
 	if err != nil {
 		_ = readers.Close()
 		return nil, err
 	}
-	return &DB{DB: readers, Dialect: SQLite, stmts: stmtCache{pool: readers}, writer: newWriter(w, readers)}, nil
+	return &DB{DB: readers, Dialect: SQLite, stmts: stmtCache{pool: readers}, writer: newWriter(w)}, nil
 }
 
 // SQLiteReaders is the size of SQLite's reader pool unless configured otherwise: reads

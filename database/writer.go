@@ -39,10 +39,6 @@ type writer struct {
 	batches atomic.Int64
 	jobs    atomic.Int64
 	largest atomic.Int64
-
-	checkpoints atomic.Int64  // background checkpoints run
-	stop        chan struct{} // closed by close to end checkpoint
-	stopped     chan struct{} // closed when checkpoint has returned
 }
 
 // job is one caller's transaction waiting for, or in, a batch.
@@ -61,44 +57,8 @@ type job struct {
 	panicVal any
 }
 
-func newWriter(pool, readers *sqlx.DB) *writer {
-	w := &writer{pool: pool, stmts: stmtCache{pool: pool}, maxJobs: maxBatchJobs, maxWork: maxBatchWork,
-		stop: make(chan struct{}), stopped: make(chan struct{})}
-	go w.checkpoint(readers, checkpointEvery)
-	return w
-}
-
-// checkpointEvery is how often the WAL is checkpointed while transactions commit: often
-// enough that it stays a few megabytes at a thousand decisions a second.
-const checkpointEvery = 500 * time.Millisecond
-
-// checkpoint copies committed pages from the WAL into the database file, from a reader
-// connection, whenever batches have committed since the last time; the writer's connection
-// has automatic checkpoints turned off so that its COMMITs never do this work. A PASSIVE
-// checkpoint waits for nobody: pages a reader still needs wait for the next one.
-func (w *writer) checkpoint(readers *sqlx.DB, every time.Duration) {
-	defer close(w.stopped)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var done int64
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-		}
-		n := w.batches.Load()
-		if n == done {
-			continue
-		}
-		var busy, frames, copied int64
-		err := readers.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
-		if err != nil {
-			continue // tried again at the next tick; SQLite checkpoints on close regardless
-		}
-		done = n
-		w.checkpoints.Add(1)
-	}
+func newWriter(pool *sqlx.DB) *writer {
+	return &writer{pool: pool, stmts: stmtCache{pool: pool}, maxJobs: maxBatchJobs, maxWork: maxBatchWork}
 }
 
 // GroupCommitStats counts SQLite's write batches, so operators and tests can see that
@@ -110,8 +70,6 @@ type GroupCommitStats struct {
 	Jobs int64
 	// Largest is the most InTx calls one batch held.
 	Largest int64
-	// Checkpoints is how many times the WAL has been checkpointed in the background.
-	Checkpoints int64
 }
 
 // GroupCommitStats returns the writer's counters since Open; zero on PostgreSQL.
@@ -120,13 +78,10 @@ func (db *DB) GroupCommitStats() GroupCommitStats {
 		return GroupCommitStats{}
 	}
 	w := db.writer
-	return GroupCommitStats{Batches: w.batches.Load(), Jobs: w.jobs.Load(), Largest: w.largest.Load(),
-		Checkpoints: w.checkpoints.Load()}
+	return GroupCommitStats{Batches: w.batches.Load(), Jobs: w.jobs.Load(), Largest: w.largest.Load()}
 }
 
 func (w *writer) close() error {
-	close(w.stop)
-	<-w.stopped
 	w.stmts.close()
 	return w.pool.Close()
 }
