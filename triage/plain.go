@@ -63,9 +63,3 @@ func AssessPlain(f *Form, sub *Submission, answers []RawAnswer, received time.Ti
 	// and those were declined above.
 	return Assessment{Form: f, Submission: sub, Values: values, Scores: f.Score(values), Authored: authored.UTC()}, true
 }
-
-// AppendJSONValue writes v as encoding/json writes v.Any() without HTML escaping, so bulk writers
-// can encode values byte for byte as the stored documents hold them.
-func AppendJSONValue(b []byte, v rules.Value) ([]byte, error) {
-	return appendJSONValue(b, v)
-}

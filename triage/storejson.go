@@ -17,8 +17,10 @@ import (
 // stored decision's allocations. Anything these writers cannot write exactly (a non-finite
 // number, which json.Marshal refuses) makes them report false, and the caller uses json.Marshal.
 
-// appendValue writes v as rules.Value.MarshalJSON does.
-func appendValue(dst []byte, v rules.Value) ([]byte, bool) {
+// AppendValueJSON writes v as rules.Value.MarshalJSON does: through json.Marshal, so a string
+// has <, > and & escaped whatever the document around it does. It reports false for what it
+// cannot write exactly (a non-finite number, which json.Marshal refuses, or an unknown kind).
+func AppendValueJSON(dst []byte, v rules.Value) ([]byte, bool) {
 	switch v.Kind {
 	case rules.KindInt:
 		return strconv.AppendInt(dst, v.I, 10), true
@@ -34,9 +36,10 @@ func appendValue(dst []byte, v rules.Value) ([]byte, bool) {
 	return dst, false
 }
 
-// appendScores writes a decision's scores as a JSON object with its keys sorted, as json.Marshal
-// writes a map.
-func appendScores(dst []byte, scores map[string]rules.Value) ([]byte, bool) {
+// AppendScoresJSON writes a decision's scores as a JSON object with its keys sorted, as
+// encoding/json writes a map; escapeHTML is the document's setting for the keys. It reports
+// false as AppendValueJSON does.
+func AppendScoresJSON(dst []byte, scores map[string]rules.Value, escapeHTML bool) ([]byte, bool) {
 	if scores == nil {
 		return append(dst, "null"...), true
 	}
@@ -51,10 +54,10 @@ func appendScores(dst []byte, scores map[string]rules.Value) ([]byte, bool) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = jsonappend.String(dst, k)
+		dst = jsonappend.Quote(dst, k, escapeHTML)
 		dst = append(dst, ':')
 		var ok bool
-		if dst, ok = appendValue(dst, scores[k]); !ok {
+		if dst, ok = AppendValueJSON(dst, scores[k]); !ok {
 			return dst, false
 		}
 	}
@@ -62,7 +65,7 @@ func appendScores(dst []byte, scores map[string]rules.Value) ([]byte, bool) {
 }
 
 // appendNamedValues writes a list of rules.NamedValue.
-func appendNamedValues(dst []byte, vs []rules.NamedValue) ([]byte, bool) {
+func appendNamedValues(dst []byte, vs []rules.NamedValue, escapeHTML bool) ([]byte, bool) {
 	if vs == nil {
 		return append(dst, "null"...), true
 	}
@@ -72,10 +75,10 @@ func appendNamedValues(dst []byte, vs []rules.NamedValue) ([]byte, bool) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"name":`...)
-		dst = jsonappend.String(dst, v.Name)
+		dst = jsonappend.Quote(dst, v.Name, escapeHTML)
 		dst = append(dst, `,"value":`...)
 		var ok bool
-		if dst, ok = appendValue(dst, v.Value); !ok {
+		if dst, ok = AppendValueJSON(dst, v.Value); !ok {
 			return dst, false
 		}
 		dst = append(dst, '}')
@@ -83,13 +86,16 @@ func appendNamedValues(dst []byte, vs []rules.NamedValue) ([]byte, bool) {
 	return append(dst, ']'), true
 }
 
-// appendExplanation writes a rules.Explanation.
-func appendExplanation(dst []byte, e *rules.Explanation) ([]byte, bool) {
+// AppendExplanationJSON writes e as encoding/json does, with the document's escapeHTML setting
+// for its text (json.Marshal's true for the stored column, false for the API's responses); values
+// are written as their MarshalJSON writes them. It reports false as AppendValueJSON does.
+func AppendExplanationJSON(dst []byte, e *rules.Explanation, escapeHTML bool) ([]byte, bool) {
 	ok := true
+	quote := func(dst []byte, s string) []byte { return jsonappend.Quote(dst, s, escapeHTML) }
 	dst = append(dst, `{"rule":`...)
-	dst = jsonappend.String(dst, e.Rule)
+	dst = quote(dst, e.Rule)
 	dst = append(dst, `,"because":`...)
-	dst = jsonappend.String(dst, e.Because)
+	dst = quote(dst, e.Because)
 	if len(e.Variables) > 0 {
 		dst = append(dst, `,"variables":[`...)
 		for i := range e.Variables {
@@ -98,15 +104,15 @@ func appendExplanation(dst []byte, e *rules.Explanation) ([]byte, bool) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"name":`...)
-			dst = jsonappend.String(dst, v.Name)
+			dst = quote(dst, v.Name)
 			dst = append(dst, `,"expr":`...)
-			dst = jsonappend.String(dst, v.Expr)
+			dst = quote(dst, v.Expr)
 			dst = append(dst, `,"value":`...)
-			if dst, ok = appendValue(dst, v.Value); !ok {
+			if dst, ok = AppendValueJSON(dst, v.Value); !ok {
 				return dst, false
 			}
 			dst = append(dst, `,"values":`...)
-			if dst, ok = appendNamedValues(dst, v.Values); !ok {
+			if dst, ok = appendNamedValues(dst, v.Values, escapeHTML); !ok {
 				return dst, false
 			}
 			dst = append(dst, '}')
@@ -124,13 +130,13 @@ func appendExplanation(dst []byte, e *rules.Explanation) ([]byte, bool) {
 				dst = append(dst, ',')
 			}
 			dst = append(dst, `{"rule":`...)
-			dst = jsonappend.String(dst, ev.Rule)
+			dst = quote(dst, ev.Rule)
 			dst = append(dst, `,"when":`...)
-			dst = jsonappend.String(dst, ev.When)
+			dst = quote(dst, ev.When)
 			dst = append(dst, `,"result":`...)
 			dst = strconv.AppendBool(dst, ev.Result)
 			dst = append(dst, `,"values":`...)
-			if dst, ok = appendNamedValues(dst, ev.Values); !ok {
+			if dst, ok = appendNamedValues(dst, ev.Values, escapeHTML); !ok {
 				return dst, false
 			}
 			if len(ev.Parts) > 0 {
@@ -140,11 +146,11 @@ func appendExplanation(dst []byte, e *rules.Explanation) ([]byte, bool) {
 						dst = append(dst, ',')
 					}
 					dst = append(dst, `{"op":`...)
-					dst = jsonappend.String(dst, p.Op)
+					dst = quote(dst, p.Op)
 					dst = append(dst, `,"expr":`...)
-					dst = jsonappend.String(dst, p.Expr)
+					dst = quote(dst, p.Expr)
 					dst = append(dst, `,"value":`...)
-					if dst, ok = appendValue(dst, p.Value); !ok {
+					if dst, ok = AppendValueJSON(dst, p.Value); !ok {
 						return dst, false
 					}
 					dst = append(dst, '}')
@@ -179,7 +185,7 @@ func encodeDecisionColumns(d *Decision) (decisionColumnsJSON, error) {
 // writeDecisionColumns writes the columns into buf and copies them out into one string, of which
 // each column is a slice.
 func writeDecisionColumns(buf []byte, d *Decision) ([]byte, decisionColumnsJSON, error) {
-	buf, ok := appendScores(buf, d.Scores)
+	buf, ok := AppendScoresJSON(buf, d.Scores, true)
 	if !ok {
 		return buf, decisionColumnsJSON{}, marshalError("scores", d.Scores)
 	}
@@ -190,7 +196,7 @@ func writeDecisionColumns(buf []byte, d *Decision) ([]byte, decisionColumnsJSON,
 	}
 	buf = jsonappend.Strings(buf, flags)
 	nFlags := len(buf)
-	if buf, ok = appendExplanation(buf, &d.Explanation); !ok {
+	if buf, ok = AppendExplanationJSON(buf, &d.Explanation, true); !ok {
 		return buf, decisionColumnsJSON{}, marshalError("explanation", d.Explanation)
 	}
 	all := string(buf)
@@ -216,7 +222,7 @@ func marshalError(column string, v any) error {
 // EncodeScores writes a decision's scores as json.Marshal writes them, with fewer allocations,
 // for the other records a stored decision writes its scores into.
 func EncodeScores(scores map[string]rules.Value) ([]byte, error) {
-	buf, ok := appendScores(make([]byte, 0, 16+24*len(scores)), scores)
+	buf, ok := AppendScoresJSON(make([]byte, 0, 16+24*len(scores)), scores, true)
 	if !ok {
 		return json.Marshal(scores)
 	}

@@ -72,7 +72,7 @@ func TestDecisionColumnsMatchEncodingJSON(t *testing.T) {
 	}
 	for _, v := range jsonValues {
 		want, _ := json.Marshal(v)
-		if got, ok := appendValue(nil, v); !ok || string(got) != string(want) {
+		if got, ok := AppendValueJSON(nil, v); !ok || string(got) != string(want) {
 			t.Errorf("value %#v: got %s, want %s", v, got, want)
 		}
 	}
@@ -115,7 +115,7 @@ func TestExplanationWriterKnowsEveryField(t *testing.T) {
 		}
 	}
 	// A kind the writer does not know falls back to json.Marshal rather than write a guess.
-	if _, ok := appendValue(nil, rules.Value{Kind: rules.KindString + 1}); ok {
+	if _, ok := AppendValueJSON(nil, rules.Value{Kind: rules.KindString + 1}); ok {
 		t.Errorf("appendValue wrote a kind it does not know")
 	}
 }
@@ -125,7 +125,7 @@ func FuzzAppendValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string, i int64, x float64, b bool) {
 		for _, v := range []rules.Value{rules.String(s), rules.Int(i), rules.Double(x), rules.Bool(b)} {
 			want, err := json.Marshal(v)
-			got, ok := appendValue(nil, v)
+			got, ok := AppendValueJSON(nil, v)
 			if (err == nil) != ok || (ok && string(got) != string(want)) {
 				t.Fatalf("%#v: got %s %v, want %s %v", v, got, ok, want, err)
 			}

@@ -13,12 +13,16 @@ const hex = "0123456789abcdef"
 
 // String appends s as a JSON string, escaped as json.Marshal escapes it: HTML-safe, with
 // invalid UTF-8 replaced by U+FFFD and U+2028 and U+2029 escaped.
-func String(dst []byte, s string) []byte {
+func String(dst []byte, s string) []byte { return Quote(dst, s, true) }
+
+// Quote appends s as a JSON string as encoding/json writes it, with <, > and & escaped only when
+// escapeHTML is set: json.Marshal sets it, an Encoder may not (SetEscapeHTML).
+func Quote(dst []byte, s string, escapeHTML bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if safe(b) {
+			if b >= 0x20 && b != '"' && b != '\\' && (!escapeHTML || b != '<' && b != '>' && b != '&') {
 				i++
 				continue
 			}
@@ -37,7 +41,7 @@ func String(dst []byte, s string) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default:
-				// Control characters, and <, > and & which json.Marshal escapes for HTML.
+				// Control characters, and <, > and & when escaping for HTML.
 				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
 			}
 			i++
@@ -65,13 +69,11 @@ func String(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// safe reports whether an ASCII byte is written as itself inside a JSON string.
-func safe(b byte) bool {
-	return b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
-}
-
 // Strings appends ss as a JSON array of strings; nil is null, as json.Marshal writes it.
-func Strings(dst []byte, ss []string) []byte {
+func Strings(dst []byte, ss []string) []byte { return QuoteAll(dst, ss, true) }
+
+// QuoteAll appends ss as a JSON array of strings, each written by Quote; nil is null.
+func QuoteAll(dst []byte, ss []string, escapeHTML bool) []byte {
 	if ss == nil {
 		return append(dst, "null"...)
 	}
@@ -80,7 +82,7 @@ func Strings(dst []byte, ss []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = String(dst, s)
+		dst = Quote(dst, s, escapeHTML)
 	}
 	return append(dst, ']')
 }

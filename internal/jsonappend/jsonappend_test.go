@@ -1,11 +1,24 @@
 package jsonappend
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"strings"
 	"testing"
 )
+
+// unescapedHTML is v as an Encoder with SetEscapeHTML(false) writes it, without the newline.
+func unescapedHTML(t testing.TB, v any) string {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
 
 var strs = []string{
 	"", "a", "plain text", `quote " and \ backslash`, "<script>&</script>", "\x00\x01\x1f\x7f",
@@ -22,12 +35,18 @@ func TestStringMatchesEncodingJSON(t *testing.T) {
 		if got := String(nil, s); string(got) != string(want) {
 			t.Errorf("String(%q) = %s, want %s", s, got, want)
 		}
+		if got, want := Quote(nil, s, false), unescapedHTML(t, s); string(got) != want {
+			t.Errorf("Quote(%q, false) = %s, want %s", s, got, want)
+		}
 	}
 	for b := 0; b < 256; b++ {
 		s := string([]byte{'x', byte(b), 'y'})
 		want, _ := json.Marshal(s)
 		if got := String([]byte("prefix"), s); string(got) != "prefix"+string(want) {
 			t.Errorf("byte %#x: got %s, want %s", b, got, want)
+		}
+		if got, want := Quote([]byte("prefix"), s, false), unescapedHTML(t, s); string(got) != "prefix"+want {
+			t.Errorf("byte %#x, HTML unescaped: got %s, want %s", b, got, want)
 		}
 	}
 }
@@ -37,6 +56,9 @@ func TestStringsMatchesEncodingJSON(t *testing.T) {
 		want, _ := json.Marshal(ss)
 		if got := Strings(nil, ss); string(got) != string(want) {
 			t.Errorf("Strings(%q) = %s, want %s", ss, got, want)
+		}
+		if got, want := QuoteAll(nil, ss, false), unescapedHTML(t, ss); string(got) != want {
+			t.Errorf("QuoteAll(%q, false) = %s, want %s", ss, got, want)
 		}
 	}
 }
@@ -52,6 +74,9 @@ func FuzzString(f *testing.F) {
 		}
 		if got := String(nil, s); string(got) != string(want) {
 			t.Fatalf("String(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := Quote(nil, s, false), unescapedHTML(t, s); string(got) != want {
+			t.Fatalf("Quote(%q, false) = %s, want %s", s, got, want)
 		}
 		wantArr, _ := json.Marshal([]string{s, s})
 		if got := Strings(nil, []string{s, s}); string(got) != string(wantArr) {
