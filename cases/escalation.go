@@ -9,6 +9,7 @@ import (
 
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
+	"github.com/carepath/carepath/triage"
 )
 
 // ResolveEscalation is the step a coordinator records on marking a case's escalation handled.
@@ -19,6 +20,15 @@ const ResolveEscalation Step = "escalation_resolved"
 // EscalationNote is the detail of an escalation_resolved step: why the coordinator cleared it.
 type EscalationNote struct {
 	Note string `json:"note"`
+}
+
+// ReassignmentNote is the note of an escalation cleared by a reassignment that booked a visit:
+// whom it booked and when, so the trail says how it was handled without anyone writing it.
+func ReassignmentNote(a *triage.Assignment) string {
+	if a == nil {
+		return "cleared by reassignment"
+	}
+	return "cleared by reassignment: booked " + a.PractitionerID + " " + a.Appointment.Start.UTC().Format(time.RFC3339)
 }
 
 // NoteEscalationTx appends an escalation_resolved step with its note to case id in the caller's

@@ -55,6 +55,7 @@ func (c *commands) startDelivery(ctx context.Context, cfg config.Config, s *serv
 		api.Metrics = server.NewMetrics()
 	}
 	observe := api.Metrics.OutboxMetrics(s.db)
+	api.Metrics.WriterMetrics(s.db)
 	o := cfg.Outbox
 	if !o.Deliver {
 		return func() {}
@@ -63,7 +64,7 @@ func (c *commands) startDelivery(ctx context.Context, cfg config.Config, s *serv
 	transport.MaxIdleConnsPerHost = o.Senders
 	d := &outbox.Deliverer{DB: s.db, Client: &http.Client{Timeout: o.Timeout, Transport: transport}, Now: c.now, Rand: rand.Float64,
 		BatchSize: o.BatchSize, Senders: o.Senders, BackoffBase: o.BackoffBase, BackoffMax: o.BackoffMax, MaxAttempts: o.MaxAttempts,
-		Lease: o.Lease, Poll: o.Poll, Logger: log, Observe: observe}
+		Lease: o.Lease, Poll: o.Poll, Gather: o.Gather, Logger: log, Observe: observe}
 	if cfg.Notify.Enabled() {
 		sender, err := notifySender(cfg, o.Timeout, c.now)
 		if err != nil {

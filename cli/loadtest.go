@@ -49,7 +49,9 @@ func (c *commands) loadtestCommand() *cli.Command {
 			"API token is read from " + TokenEnv + ", never from a flag; unset, requests carry no Authorization header. Requests\n" +
 			"made during --warmup are not counted. For http:// targets each connection is a lean HTTP/1.1 client, so the generator\n" +
 			"takes little of the CPU it may share with the server; https:// targets (a remote deployment behind TLS, with\n" +
-			"--allow-remote) go through Go's standard client, which costs more CPU per request.",
+			"--allow-remote) go through Go's standard client, which costs more CPU per request. On Linux the report adds the\n" +
+			"machine's cores, busy and steal shares over the measured window and the generator's own CPU per request, with a\n" +
+			"warning when steal (CPU the hypervisor gave other tenants) is over 5%.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "url", Required: true, Usage: "the server's base URL, such as http://127.0.0.1:8080"},
 			&cli.StringFlag{Name: "form", Usage: "discharge or mental-health: generate assessments of this form (required unless --body)"},
@@ -109,6 +111,9 @@ type loadtest struct {
 	now         func() time.Time
 	dialer      *net.Dialer  // refuses addresses other than loopback unless --allow-remote
 	client      *http.Client // for https:// targets only
+	// sampleCPU reads the machine's CPU counters around the measured window; nil, or an error,
+	// leaves the CPU fields out of the report.
+	sampleCPU func() (cpuSample, error)
 }
 
 func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
@@ -123,6 +128,7 @@ func (c *commands) newLoadtest(ctx *cli.Context) (*loadtest, error) {
 		allowRemote: ctx.Bool("allow-remote"),
 		token:       strings.TrimSpace(os.Getenv(TokenEnv)),
 		now:         c.now,
+		sampleCPU:   readCPUSample,
 	}
 	if lt.bodyFile = ctx.String("body"); lt.bodyFile != "" {
 		if lt.form != "" {
@@ -346,11 +352,23 @@ func (lt *loadtest) run(ctx context.Context) (*loadtestReport, error) {
 			return nil, err
 		}
 	}
+	var before cpuSample
+	cpuErr := errors.ErrUnsupported
+	if lt.sampleCPU != nil {
+		before, cpuErr = lt.sampleCPU()
+	}
 	total, elapsed, err := lt.phase(ctx, cases, senders, lt.duration)
 	if err != nil {
 		return nil, err
 	}
-	return lt.report(total, elapsed), nil
+	rep := lt.report(total, elapsed)
+	if cpuErr == nil {
+		// Unreadable counters are no reason to lose the run's figures: the CPU fields are left out.
+		if after, err := lt.sampleCPU(); err == nil {
+			rep.CPU = cpuUse(before, after, total.requests)
+		}
+	}
+	return rep, nil
 }
 
 // phase sends for d on every connection and returns what they saw and how long it took until
@@ -466,6 +484,7 @@ type loadtestReport struct {
 	Non2xx          int            `json:"non_2xx"`
 	TransportErrors int            `json:"transport_errors"`
 	ErrorSamples    []string       `json:"error_samples,omitempty"`
+	CPU             *cpuReport     `json:"cpu,omitempty"` // the machine's CPU over the measured window, where it can be read (Linux)
 }
 
 type latencyReport struct {
@@ -532,6 +551,9 @@ func (r *loadtestReport) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "transport errors  %d\n", r.TransportErrors)
 	for _, s := range r.ErrorSamples {
 		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	if r.CPU != nil {
+		r.CPU.writeText(&b)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -117,7 +117,7 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage:     "cancel a case's appointment and book the best other practitioner",
 				ArgsUsage: "DECISION",
 				Action: oneArg("reassign", "DECISION id", func(ctx *cli.Context, s *services, p *triage.Placement, id string) error {
-					d, err := s.engine.Reassign(ctx.Context, id, s.events.DecisionReassigned)
+					d, err := s.engine.ReassignClearing(ctx.Context, id, s.events.DecisionReassigned, c.clearedByReassignment(s))
 					if err != nil {
 						return err
 					}

@@ -132,6 +132,9 @@ type Outbox struct {
 	Lease   time.Duration `yaml:"lease"`
 	// Poll is how often an idle worker looks for work committed by other processes.
 	Poll time.Duration `yaml:"poll"`
+	// Gather is how long a worker woken by this process's own commit waits before its round, so
+	// that on a busy server the events committed meanwhile share one round's transactions.
+	Gather time.Duration `yaml:"gather"`
 }
 
 // Notify is how the delivery workers send notify subscriptions' messages through GOV.UK Notify.
@@ -289,7 +292,7 @@ func Default() Config {
 		},
 		Log: Log{Level: "info", AccessSample: 1},
 		Outbox: Outbox{Deliver: true, BatchSize: 100, Senders: 16, BackoffBase: 5 * time.Second, BackoffMax: time.Hour,
-			MaxAttempts: 12, Timeout: 10 * time.Second, Lease: time.Minute, Poll: time.Second},
+			MaxAttempts: 12, Timeout: 10 * time.Second, Lease: time.Minute, Poll: time.Second, Gather: 20 * time.Millisecond},
 		// The same default as routing.DefaultOSRMMaxTable, OSRM's own.
 		Routing: Routing{Travel: "greatcircle", OSRMMaxTable: 100, OSRMTimeout: 10 * time.Second},
 		// The same zone as triage.DefaultTimeZone; a test holds them together.
@@ -400,6 +403,9 @@ func (c Config) Validate() error {
 		bad("outbox.backoff_base", "backoff_base, timeout and poll: want positive durations, backoff_max at least backoff_base")
 	} else if o.Lease <= o.Timeout {
 		bad("outbox.lease", "%s: want longer than outbox.timeout (%s), or a slow send is sent twice", o.Lease, o.Timeout)
+	}
+	if g := c.Outbox.Gather; g <= 0 || g > time.Second {
+		bad("outbox.gather", "%s: want more than 0 and at most 1s", g)
 	}
 	if n := c.Notify; n.APIKey != "" && n.APIKeyFile != "" {
 		bad("notify.api_key", "set together with notify.api_key_file; give the key one way")

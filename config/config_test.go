@@ -367,7 +367,7 @@ func TestKeys(t *testing.T) {
 			t.Errorf("key %s: environment %q, want %q", key, names[key], env)
 		}
 	}
-	if len(names) != 53 {
+	if len(names) != 54 {
 		t.Errorf("%d keys; a new setting needs a line in the README's configuration table", len(names))
 	}
 }

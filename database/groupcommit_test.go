@@ -225,6 +225,7 @@ func TestInTxConcurrentWritersAcknowledgeCommitted(t *testing.T) {
 		}
 		const writers, each = 64, 20
 		before := db.GroupCommitStats()
+		began := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, writers)
 		for w := range writers {
@@ -248,6 +249,7 @@ func TestInTxConcurrentWritersAcknowledgeCommitted(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		elapsed := time.Since(began)
 		close(errs)
 		for err := range errs {
 			t.Error(err)
@@ -264,6 +266,10 @@ func TestInTxConcurrentWritersAcknowledgeCommitted(t *testing.T) {
 		t.Logf("%d transactions in %d batches, the largest %d", jobs, batches, s.Largest)
 		if jobs != writers*each || batches >= jobs || s.Largest < 2 {
 			t.Errorf("%d transactions in %d batches, the largest %d: want them batched", jobs, batches, s.Largest)
+		}
+		// One writer runs one batch at a time, so its busy time fits in the wall time it ran in.
+		if busy := s.Busy - before.Busy; busy <= 0 || busy > elapsed {
+			t.Errorf("writer busy %v over %v of writing; want more than nothing and no more than the wall time", busy, elapsed)
 		}
 	})
 }

@@ -39,6 +39,7 @@ type writer struct {
 	batches atomic.Int64
 	jobs    atomic.Int64
 	largest atomic.Int64
+	busy    atomic.Int64 // nanoseconds from a batch's first job taken to its COMMIT returned
 }
 
 // job is one caller's transaction waiting for, or in, a batch.
@@ -70,6 +71,9 @@ type GroupCommitStats struct {
 	Jobs int64
 	// Largest is the most InTx calls one batch held.
 	Largest int64
+	// Busy is the wall time the writer spent in batches, from the first job to COMMIT: over an
+	// interval, its share of that interval is how near SQLite's one writer is to saturation.
+	Busy time.Duration
 }
 
 // GroupCommitStats returns the writer's counters since Open; zero on PostgreSQL.
@@ -78,7 +82,8 @@ func (db *DB) GroupCommitStats() GroupCommitStats {
 		return GroupCommitStats{}
 	}
 	w := db.writer
-	return GroupCommitStats{Batches: w.batches.Load(), Jobs: w.jobs.Load(), Largest: w.largest.Load()}
+	return GroupCommitStats{Batches: w.batches.Load(), Jobs: w.jobs.Load(), Largest: w.largest.Load(),
+		Busy: time.Duration(w.busy.Load())}
 }
 
 func (w *writer) close() error {
@@ -171,6 +176,7 @@ func (w *writer) lead(db *DB) {
 	}
 
 	start := time.Now()
+	defer func() { w.busy.Add(int64(time.Since(start))) }()
 	// The transaction belongs to no one caller: a caller's cancellation must not roll back the
 	// others' work, so each job's context is checked by the job alone.
 	var tx *sqlx.Tx

@@ -38,6 +38,16 @@ type Authenticator struct {
 	mu       sync.RWMutex
 	tokens   map[string]*cachedToken
 	sessions map[string]*cachedSession
+	// loading holds the token lookups in flight, so that many connections opening at once with
+	// one token read it and write its last use once, instead of queueing on its row.
+	loading map[string]*tokenLoad
+}
+
+// tokenLoad is one store lookup of a token that concurrent requests with that token share.
+type tokenLoad struct {
+	done chan struct{}
+	p    *Principal
+	err  error
 }
 
 type cachedToken struct {
@@ -90,6 +100,33 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, e
 		}
 		return c.principal, nil
 	}
+	a.mu.Lock()
+	if l := a.loading[secret]; l != nil {
+		a.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.p, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &tokenLoad{done: make(chan struct{})}
+	if a.loading == nil {
+		a.loading = map[string]*tokenLoad{}
+	}
+	a.loading[secret] = l
+	a.mu.Unlock()
+	// Others wait on this lookup, so one caller giving up must not fail theirs.
+	l.p, l.err = a.loadToken(context.WithoutCancel(ctx), secret, now)
+	a.mu.Lock()
+	delete(a.loading, secret)
+	a.mu.Unlock()
+	close(l.done)
+	return l.p, l.err
+}
+
+// loadToken reads a token from the store into the cache, recording its use.
+func (a *Authenticator) loadToken(ctx context.Context, secret string, now time.Time) (*Principal, error) {
 	p, expires, err := a.Store.TokenPrincipal(ctx, secret, now)
 	if err != nil {
 		a.mu.Lock()
@@ -97,7 +134,7 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, e
 		a.mu.Unlock()
 		return nil, err
 	}
-	c = &cachedToken{principal: p, expires: expires, checked: now}
+	c := &cachedToken{principal: p, expires: expires, checked: now}
 	a.touchToken(ctx, c, now)
 	a.mu.Lock()
 	if a.tokens == nil {

@@ -448,7 +448,7 @@ func (s *SQLStore) ResolveEscalationTx(ctx context.Context, ex database.Querier,
 }
 
 // CloseEscalation marks a decision's escalation handled at now in ex when it is open, reporting
-// whether it was; a reassignment that books a visit closes it so, in its own transaction.
+// whether it was; a coordinator's resolution closes it so, in the transaction that records why.
 func (s *SQLStore) CloseEscalation(ctx context.Context, ex database.Querier, decisionID string, now time.Time) (bool, error) {
 	res, err := ex.ExecContext(ctx, ex.Rebind(`UPDATE escalations SET resolved_at = ? WHERE decision_id = ? AND resolved_at IS NULL`),
 		database.NewTime(now), decisionID)
@@ -460,6 +460,21 @@ func (s *SQLStore) CloseEscalation(ctx context.Context, ex database.Querier, dec
 		return false, fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
 	}
 	return n == 1, nil
+}
+
+// ClearEscalation closes a decision's escalation at now in ex when it is open, as CloseEscalation
+// does in one statement, and returns it as closed, so that the reassignment that cleared it can
+// record who and why in the same transaction; ok is false when there was no open escalation.
+func (s *SQLStore) ClearEscalation(ctx context.Context, ex database.Querier, decisionID string, now time.Time) (e Escalation, ok bool, err error) {
+	var r escalationRow
+	err = ex.GetContext(ctx, &r, ex.Rebind(`UPDATE escalations SET resolved_at = ? WHERE decision_id = ? AND resolved_at IS NULL
+		RETURNING decision_id, team_id, pathway, priority, reason, deadline_at, created_at, resolved_at`), database.NewTime(now), decisionID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Escalation{}, false, nil
+	} else if err != nil {
+		return Escalation{}, false, fmt.Errorf("routing: unable to resolve escalation %s: %w", decisionID, err)
+	}
+	return r.escalation(), true, nil
 }
 
 // OnCall is one entry of the on-call rota: who answers for a service in a span of time.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/audit"
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/directory"
 	"github.com/carepath/carepath/failure"
@@ -345,13 +346,31 @@ func (s *Server) moveVisit(ctx context.Context, p *triage.Placement, id string, 
 }
 
 // reassignCase reassigns a decision and, with Events set, writes its events (the cancellation,
-// decision.reassigned, and the new booking or the escalation) in the same transaction.
+// decision.reassigned, and the new booking or the escalation) in the same transaction. A booking
+// that clears the case's escalation records it as an explicit resolution does, as the request's
+// principal: the case's step and escalation.resolved, so the trail never loses it.
 func (s *Server) reassignCase(ctx context.Context, id string) (*triage.Decision, error) {
 	var hook triage.Reassigned
 	if s.Events != nil {
 		hook = s.Events.DecisionReassigned
 	}
-	return s.Engine.Reassign(ctx, id, hook)
+	var by string
+	if p := identity.FromContext(ctx); p != nil {
+		by = p.Subject
+	}
+	cleared := func(ctx context.Context, tx *database.Tx, d *triage.Decision, e routing.Escalation) error {
+		note := cases.ReassignmentNote(d.Assignment)
+		if s.DB != nil {
+			if _, err := (&cases.Store{DB: s.DB}).NoteEscalationTx(ctx, tx, d.ID, by, *e.ResolvedAt, note); err != nil {
+				return err
+			}
+		}
+		if s.Events == nil {
+			return nil
+		}
+		return s.Events.EscalationResolved(ctx, tx, e, by, note)
+	}
+	return s.Engine.ReassignClearing(ctx, id, hook, cleared)
 }
 
 func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Placement) {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/triage"
 )
 
@@ -58,4 +59,28 @@ func (m *Metrics) observe(route string, status int, took time.Duration) {
 // decided counts a newly stored decision.
 func (m *Metrics) decided(d *triage.Decision) {
 	m.decisions.WithLabelValues(d.Form, d.Outcome.Pathway, string(d.Outcome.Priority), strconv.FormatBool(d.Assignment != nil)).Inc()
+}
+
+// WriterMetrics registers, on SQLite, the single writer's series read from db at each scrape:
+// carepath_sqlite_writer_busy_seconds_total, whose rate is the writer's utilisation (near 1, the
+// one writer is the limit and a busier service belongs on PostgreSQL), and the transactions and
+// batches it committed. On PostgreSQL it registers nothing.
+func (m *Metrics) WriterMetrics(db *database.DB) {
+	if db.Dialect != database.SQLite {
+		return
+	}
+	stat := func(f func(database.GroupCommitStats) float64) func() float64 {
+		return func() float64 { return f(db.GroupCommitStats()) }
+	}
+	m.registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "carepath_sqlite_writer_busy_seconds_total",
+			Help: "Time SQLite's one writer spent running write batches; its rate is the writer's utilisation."},
+			stat(func(s database.GroupCommitStats) float64 { return s.Busy.Seconds() })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "carepath_sqlite_writer_transactions_total",
+			Help: "Write transactions SQLite's writer committed or rolled back."},
+			stat(func(s database.GroupCommitStats) float64 { return float64(s.Jobs) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "carepath_sqlite_writer_batches_total",
+			Help: "Batches (one COMMIT each) SQLite's writer ran; transactions per batch is the group commit's gain."},
+			stat(func(s database.GroupCommitStats) float64 { return float64(s.Batches) })),
+	)
 }

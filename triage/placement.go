@@ -212,12 +212,23 @@ func (p *Placement) apply(ctx context.Context, ex database.Querier, pl *placing,
 // with the appointments it cancelled, so that the events it writes commit with the change.
 type Reassigned func(ctx context.Context, tx *database.Tx, d *Decision, cancelled []routing.StoredVisit) error
 
+// Cleared runs inside a reassignment's transaction, after its Reassigned, when the visit it
+// booked closed the case's open escalation, with the escalation as closed, so that whatever
+// records the clearance (the case's step, the escalation.resolved event) commits with it.
+type Cleared func(ctx context.Context, tx *database.Tx, d *Decision, e routing.Escalation) error
+
 // Reassign cancels a decision's booked appointment and books the best other practitioner, against
 // current bookings, recording the new assignment on the decision; with nobody else available the
 // case is flagged for manual allocation (escalated when it is due within the day) and the old
 // appointment stays cancelled. A visit booked for an escalated case resolves its escalation in
 // the same transaction. inTx, when not nil, runs in the same transaction.
 func (e *Engine) Reassign(ctx context.Context, decisionID string, inTx Reassigned) (*Decision, error) {
+	return e.ReassignClearing(ctx, decisionID, inTx, nil)
+}
+
+// ReassignClearing is Reassign that also runs cleared, when not nil, in the same transaction
+// if the reassignment closed an escalation, so the trail says who cleared it and how.
+func (e *Engine) ReassignClearing(ctx context.Context, decisionID string, inTx Reassigned, cleared Cleared) (*Decision, error) {
 	p := e.Placement
 	if p == nil {
 		return nil, failure.Errorf(failure.Unavailable, "routing is not configured")
@@ -277,15 +288,22 @@ func (e *Engine) Reassign(ctx context.Context, decisionID string, inTx Reassigne
 				return err
 			}
 			// A visit booked for the case answers its escalation; escalating again reopened it.
+			var closed routing.Escalation
+			var wasOpen bool
 			if store, ok := p.Routing.(*routing.SQLStore); ok && d.Assignment != nil && d.Assignment.Appointment.ID != "" {
-				if _, err := store.CloseEscalation(ctx, tx, d.ID, now); err != nil {
+				if closed, wasOpen, err = store.ClearEscalation(ctx, tx, d.ID, now); err != nil {
 					return err
 				}
 			}
-			if inTx == nil {
-				return nil
+			if inTx != nil {
+				if err := inTx(ctx, tx, d, cancelled); err != nil {
+					return err
+				}
 			}
-			return inTx(ctx, tx, d, cancelled)
+			if wasOpen && cleared != nil {
+				return cleared(ctx, tx, d, closed)
+			}
+			return nil
 		}))
 	})
 	if err != nil {
