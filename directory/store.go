@@ -27,11 +27,10 @@ type Store interface {
 	Locate(ctx context.Context, postcode string) (lat, lon float64, ok bool, err error)
 }
 
-// Marker is a cheap fingerprint of the stored directory: row count and the sum of per-row
-// revisions, which every upsert raises, so any import changes it whatever the clock says.
+// Marker is a cheap fingerprint of the stored directory: a counter that every insert, update and
+// delete of a stored service raises (triggers of migration 00023), so any change moves it.
 type Marker struct {
-	Count    int64
-	Revision int64
+	Changes int64
 }
 
 // SQLStore is the Store on SQLite or PostgreSQL.
@@ -107,8 +106,7 @@ func (s *SQLStore) Services(ctx context.Context) ([]Service, error) {
 // Marker reads the directory's change marker with one aggregate query.
 func (s *SQLStore) Marker(ctx context.Context) (Marker, error) {
 	var m Marker
-	err := s.DB.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(SUM(revision), 0) FROM services`).Scan(&m.Count, &m.Revision)
-	if err != nil {
+	if err := s.DB.QueryRowPrepared(ctx, `SELECT counter FROM directory_marker WHERE id = 1`).Scan(&m.Changes); err != nil {
 		return Marker{}, fmt.Errorf("directory: unable to read the directory marker: %w", err)
 	}
 	return m, nil
@@ -187,16 +185,20 @@ func (s *SQLStore) Locate(ctx context.Context, postcode string) (float64, float6
 
 // CachedIndex keeps a compiled Index of a Store and rebuilds it when the store's Marker changes,
 // so that an import through any replica reaches every replica's next query; checking the marker
-// is one aggregate query, rebuilding is done once per change.
+// is one single-row read, rebuilding is done once per change.
 type CachedIndex struct {
 	Store Store
-	// Generation, when set, replaces the Marker: the index is rebuilt when the reference
-	// generation moves (see package refdata), which costs no query while it stands still.
+	// Generation, when set, is checked first: while the reference generation stands (see package
+	// refdata) the index is used with no query at all. When it moves, the directory's own Marker
+	// says whether the services changed, so a rule-set activation or a new practitioner does not
+	// make the next decision wait for the whole directory to compile again.
 	Generation func(ctx context.Context) (uint64, error)
 
-	mu     sync.Mutex
-	index  *Index
-	marker Marker
+	mu      sync.Mutex
+	index   *Index
+	marker  Marker
+	gen     uint64
+	genSeen bool // gen holds the generation the index was last confirmed at
 }
 
 // NewCachedIndex returns a cache over store.
@@ -204,21 +206,29 @@ func NewCachedIndex(store Store) *CachedIndex { return &CachedIndex{Store: store
 
 // Index returns the compiled directory as it is stored now.
 func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
-	var m Marker
-	var err error
+	var gen uint64
 	if c.Generation != nil {
-		var gen uint64
-		gen, err = c.Generation(ctx)
-		m = Marker{Count: -1, Revision: int64(gen)}
-	} else {
-		m, err = c.Store.Marker(ctx)
+		var err error
+		if gen, err = c.Generation(ctx); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.index != nil && c.genSeen && c.gen == gen {
+			ix := c.index
+			c.mu.Unlock()
+			return ix, nil
+		}
+		c.mu.Unlock()
 	}
+	m, err := c.Store.Marker(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.index != nil && c.marker == m {
+		// Confirmed at a generation read before the marker: the marker covers every change up to it.
+		c.gen, c.genSeen = gen, c.Generation != nil
 		return c.index, nil
 	}
 	services, err := c.Store.Services(ctx)
@@ -232,5 +242,6 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 	// The marker read before the services may be older than them; that only costs one spare
 	// rebuild on the next call, never a stale index.
 	c.index, c.marker = ix, m
+	c.gen, c.genSeen = gen, c.Generation != nil
 	return ix, nil
 }

@@ -17,21 +17,8 @@ import (
 // refusing cleared hook rolls the whole reassignment back, the escalation staying open.
 func TestReassignClearingReportsTheEscalation(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
-		e := placedEngine(t, db)
-		e.Now = func() time.Time { return lateEvening }
+		e, store, d := escalatedAtNight(t, db)
 		ctx := context.Background()
-		store := e.Placement.Routing.(*routing.SQLStore)
-		if _, err := db.ExecContext(ctx, "DELETE FROM oncall"); err != nil {
-			t.Fatal(err)
-		}
-		body := withAnswers(t, example(t, "mental-health", nil), map[string]any{"risk_plan": true})
-		d, _, err := e.Submit(ctx, body, triage.Options{Team: "central"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := d.Escalated(); !ok {
-			t.Fatalf("not escalated: %+v %q", d.Assignment, d.UnassignedReason)
-		}
 		var order []string
 		var got []routing.Escalation
 		reassigned := func(context.Context, *database.Tx, *triage.Decision, []routing.StoredVisit) error {

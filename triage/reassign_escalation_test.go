@@ -17,21 +17,8 @@ import (
 // escalates it again reopens it, and a resolution is refused once it is resolved.
 func TestReassignResolvesEscalation(t *testing.T) {
 	databasetest.Each(t, func(t *testing.T, db *database.DB) {
-		e := placedEngine(t, db)
-		e.Now = func() time.Time { return lateEvening }
+		e, store, d := escalatedAtNight(t, db)
 		ctx := context.Background()
-		store := e.Placement.Routing.(*routing.SQLStore)
-		if _, err := db.ExecContext(ctx, "DELETE FROM oncall"); err != nil {
-			t.Fatal(err)
-		}
-		body := withAnswers(t, example(t, "mental-health", nil), map[string]any{"risk_plan": true})
-		d, _, err := e.Submit(ctx, body, triage.Options{Team: "central"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := d.Escalated(); !ok {
-			t.Fatalf("not escalated: %+v %q", d.Assignment, d.UnassignedReason)
-		}
 		open := func() []routing.Escalation {
 			t.Helper()
 			list, err := store.Escalations(ctx, "central")
@@ -124,4 +111,25 @@ func TestResolveEscalationTx(t *testing.T) {
 			t.Errorf("second resolution: %v, want a conflict", err)
 		}
 	})
+}
+
+// escalatedAtNight is a crisis case submitted late in the evening with nobody on call, so it is
+// escalated, with the engine and the routing store it was placed by.
+func escalatedAtNight(t *testing.T, db *database.DB) (*triage.Engine, *routing.SQLStore, *triage.Decision) {
+	t.Helper()
+	e := placedEngine(t, db)
+	e.Now = func() time.Time { return lateEvening }
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "DELETE FROM oncall"); err != nil {
+		t.Fatal(err)
+	}
+	body := withAnswers(t, example(t, "mental-health", nil), map[string]any{"risk_plan": true})
+	d, _, err := e.Submit(ctx, body, triage.Options{Team: "central"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Escalated(); !ok {
+		t.Fatalf("not escalated: %+v %q", d.Assignment, d.UnassignedReason)
+	}
+	return e, e.Placement.Routing.(*routing.SQLStore), d
 }

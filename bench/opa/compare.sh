@@ -136,16 +136,20 @@ run() { # ENGINE ROUND
 	load "$1" "$DURATION" "$out"
 	after=$(cpu_ticks "$pid")
 	requests=$(field "$out" requests)
-	printf '%-9s %5s %12.0f %9.2f %9.2f %9.2f %7s %12.0f\n' "$1" "$2" "$(field "$out" throughput)" "$(field "$out" p50)" \
+	# The machine's steal share over the round (Linux only; "-" elsewhere): a hypervisor taking
+	# CPU time from this machine makes rounds incomparable.
+	steal=$(field "$out" steal_share)
+	steal=${steal:+$(awk -v s="$steal" 'BEGIN { printf "%.1f%%", 100 * s }')}
+	printf '%-9s %5s %12.0f %9.2f %9.2f %9.2f %7s %12.0f %7s\n' "$1" "$2" "$(field "$out" throughput)" "$(field "$out" p50)" \
 		"$(field "$out" p95)" "$(field "$out" p99)" "$(($(field "$out" non_2xx) + $(field "$out" transport_errors)))" \
-		"$(((after - before) * 1000000 / ticks_per_s / (requests > 0 ? requests : 1)))"
+		"$(((after - before) * 1000000 / ticks_per_s / (requests > 0 ? requests : 1)))" "${steal:--}"
 }
 
 say "load: $ROUNDS rounds x {carepath POST /v1/decide, OPA POST $OPA_PATH}, $DURATION each, $CONNECTIONS connections"
 # Each server warms up once, uncounted, so that every measured request's CPU is in the figures.
 load carepath 2s "$work/warmup.json"
 load opa 2s "$work/warmup.json"
-printf '%-9s %5s %12s %9s %9s %9s %7s %12s\n' engine round 'requests/s' 'p50 ms' 'p95 ms' 'p99 ms' errors 'CPU us/req'
+printf '%-9s %5s %12s %9s %9s %9s %7s %12s %7s\n' engine round 'requests/s' 'p50 ms' 'p95 ms' 'p99 ms' errors 'CPU us/req' steal
 for round in $(seq 1 "$ROUNDS"); do
 	if ((round % 2)); then order="carepath opa"; else order="opa carepath"; fi
 	for engine in $order; do
