@@ -139,6 +139,10 @@ type Index struct {
 	services []compiledService // sorted by code
 	byID     map[string]int    // HSDS id and code
 	pathways map[string]*pathwayList
+	// stored remembers, for an index built from stored documents, each row's document digest and
+	// service, so that the next build compiles only the rows whose document changed.
+	stored map[string]storedEntry
+	seeds  *digestSeeds
 }
 
 // NewIndex validates and compiles services for matching: areas parsed with bounding boxes,
@@ -157,6 +161,13 @@ func NewIndex(services []Service) (*Index, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("directory: unable to build index: %w", &ValidationError{Problems: problems})
 	}
+	return assemble(compiled), nil
+}
+
+// assemble sorts compiled services by code and builds the lookups and pathway lists; it is the
+// whole of an index build apart from compiling, shared by NewIndex and the incremental rebuild so
+// that both order and group services the same way.
+func assemble(compiled []compiledService) *Index {
 	slices.SortFunc(compiled, func(a, b compiledService) int { return strings.Compare(a.svc.key(), b.svc.key()) })
 	ix := &Index{
 		services: compiled,
@@ -179,7 +190,7 @@ func NewIndex(services []Service) (*Index, error) {
 			pl.status = append(pl.status, statusClass(cs.status))
 		}
 	}
-	return ix, nil
+	return ix
 }
 
 func statusClass(status string) uint8 {

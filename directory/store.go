@@ -87,17 +87,14 @@ func (s *SQLStore) PutServices(ctx context.Context, services []Service, knownPat
 // Services returns every stored service, sorted by code; documents stored by an older Carepath
 // are read as HSDS 3.1 like any import.
 func (s *SQLStore) Services(ctx context.Context) ([]Service, error) {
-	var rows []struct {
-		ID       string `db:"id"`
-		Document string `db:"document"`
-	}
-	if err := s.DB.SelectContext(ctx, &rows, `SELECT id, document FROM services ORDER BY id`); err != nil {
-		return nil, fmt.Errorf("directory: unable to list services: %w", err)
+	rows, err := s.ServiceDocuments(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Service, len(rows))
-	for i, r := range rows {
-		if err := json.Unmarshal([]byte(r.Document), &out[i]); err != nil {
-			return nil, fmt.Errorf("directory: stored service %q does not decode: %w", r.ID, err)
+	for i := range rows {
+		if err := rows[i].decode(&out[i]); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
@@ -231,17 +228,42 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 		c.gen, c.genSeen = gen, c.Generation != nil
 		return c.index, nil
 	}
-	services, err := c.Store.Services(ctx)
+	ix, err := c.build(ctx)
 	if err != nil {
 		return nil, err
-	}
-	ix, err := NewIndex(services)
-	if err != nil {
-		return nil, fmt.Errorf("directory: stored services do not compile: %w", err)
 	}
 	// The marker read before the services may be older than them; that only costs one spare
 	// rebuild on the next call, never a stale index.
 	c.index, c.marker = ix, m
 	c.gen, c.genSeen = gen, c.Generation != nil
+	return ix, nil
+}
+
+// build compiles the stored directory; over a DocumentStore it reuses the current index's
+// compiled form of every service whose stored document is unchanged.
+func (c *CachedIndex) build(ctx context.Context) (*Index, error) {
+	var ix *Index
+	if ds, ok := c.Store.(DocumentStore); ok {
+		rows, err := ds.ServiceDocuments(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := decodeStored(c.index, rows)
+		if err != nil {
+			return nil, err
+		}
+		ix, err = b.build()
+		if err != nil {
+			return nil, fmt.Errorf("directory: stored services do not compile: %w", err)
+		}
+		return ix, nil
+	}
+	services, err := c.Store.Services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ix, err = NewIndex(services); err != nil {
+		return nil, fmt.Errorf("directory: stored services do not compile: %w", err)
+	}
 	return ix, nil
 }

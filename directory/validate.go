@@ -80,6 +80,7 @@ type compiledService struct {
 	searchText   string      // lower-cased name and description for Filter
 	modified     time.Time   // last_modified; zero when not given
 	attributes   []Attribute // every attribute the service's HSDS document has, Carepath's own too
+	row          int32       // position of the stored row it was built from, while an index is assembled
 
 	// Precomputed explanations, so Match formats little per query.
 	areaReason     []string // per area, for a kept candidate
