@@ -12,17 +12,9 @@ import (
 // then reports outcomes, on both backends.
 func TestCaseLifecycleCommands(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
-		if code, _, stderr := run(t, "", "--db", dsn, "fixtures", "load"); code != 0 {
-			t.Fatal(stderr)
-		}
-		code, out, stderr := run(t, "", "--db", dsn, "assess", "--format", "json", "../fixtures/examples/mental-health.json")
-		if code != 0 {
-			t.Fatalf("assess: %d %s", code, stderr)
-		}
-		var d struct{ ID string }
-		if err := json.Unmarshal([]byte(out), &d); err != nil || d.ID == "" {
-			t.Fatalf("assess printed %s", out)
-		}
+		d := assessDemo(t, dsn)
+		var code int
+		var out, stderr string
 		code, out, stderr = run(t, "", "--db", dsn, "cases", "list", "--status", "referred", "--format", "json")
 		var page struct {
 			Cases []struct{ ID, Status string }

@@ -156,3 +156,24 @@ func TestBadDSN(t *testing.T) {
 		t.Errorf("bad DSN: exit %d %q", code, stderr)
 	}
 }
+
+// assessedCase is a decision made from the command line on the demo data: what a case, step or
+// escalation test starts from.
+type assessedCase struct{ ID, Team string }
+
+// assessDemo loads the demo data into dsn and assesses the mental-health example there.
+func assessDemo(t *testing.T, dsn string) assessedCase {
+	t.Helper()
+	if code, _, stderr := run(t, "", "--db", dsn, "fixtures", "load"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, out, stderr := run(t, "", "--db", dsn, "assess", "--format", "json", "../fixtures/examples/mental-health.json")
+	if code != 0 {
+		t.Fatalf("assess: %d %s", code, stderr)
+	}
+	var d assessedCase
+	if err := json.Unmarshal([]byte(out), &d); err != nil || d.ID == "" {
+		t.Fatalf("assess printed %s", out)
+	}
+	return d
+}

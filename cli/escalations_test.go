@@ -17,17 +17,9 @@ import (
 // case's step, event and access record, and refuses a second resolution, on both backends.
 func TestEscalationsCommands(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
-		if code, _, stderr := run(t, "", "--db", dsn, "fixtures", "load"); code != 0 {
-			t.Fatal(stderr)
-		}
-		code, out, stderr := run(t, "", "--db", dsn, "assess", "--format", "json", "../fixtures/examples/mental-health.json")
-		if code != 0 {
-			t.Fatalf("assess: %d %s", code, stderr)
-		}
-		var d struct{ ID, Team string }
-		if err := json.Unmarshal([]byte(out), &d); err != nil || d.ID == "" {
-			t.Fatalf("assess printed %s", out)
-		}
+		d := assessDemo(t, dsn)
+		var code int
+		var out, stderr string
 		ctx := context.Background()
 		db, err := database.Open(ctx, dsn)
 		if err != nil {
