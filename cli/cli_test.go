@@ -13,6 +13,7 @@ import (
 	"github.com/carepath/carepath/cli"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/database/databasetest"
+	"github.com/carepath/carepath/routing"
 )
 
 var fixedNow = func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
@@ -176,4 +177,23 @@ func assessDemo(t *testing.T, dsn string) assessedCase {
 		t.Fatalf("assess printed %s", out)
 	}
 	return d
+}
+
+// escalatedDemo is assessDemo's case escalated as placement escalates one that nobody could be
+// booked for in time, with the database open on dsn for the test to look into.
+func escalatedDemo(t *testing.T, dsn string) (assessedCase, *database.DB) {
+	t.Helper()
+	d := assessDemo(t, dsn)
+	ctx := context.Background()
+	db, err := database.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := fixedNow()
+	if err := routing.NewSQLStore(db).Escalate(ctx, db, routing.Escalation{DecisionID: d.ID, Team: "central", Pathway: "crisis-home-treatment",
+		Priority: "emergency", Reason: "nobody on call before the deadline", Deadline: now.Add(4 * time.Hour), CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	return d, db
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/routing"
-	"github.com/carepath/carepath/triage"
 )
 
 // The access audit's actions of the escalations commands, as the server records them.
@@ -106,19 +104,5 @@ func (c *commands) escalationsCommand() *cli.Command {
 				return c.printJSON(out)
 			},
 		}},
-	}
-}
-
-// clearedByReassignment records, in the reassignment's transaction, an escalation that a
-// reassignment cleared by booking a visit, as `escalations resolve` records one: the case's step
-// and escalation.resolved, by the local account, with a note saying whom it booked and when.
-func (c *commands) clearedByReassignment(s *services) triage.Cleared {
-	who := c.principal().Subject
-	return func(ctx context.Context, tx *database.Tx, d *triage.Decision, e routing.Escalation) error {
-		note := cases.ReassignmentNote(d.Assignment)
-		if _, err := (&cases.Store{DB: s.db}).NoteEscalationTx(ctx, tx, d.ID, who, *e.ResolvedAt, note); err != nil {
-			return err
-		}
-		return s.events.EscalationResolved(ctx, tx, e, who, note)
 	}
 }

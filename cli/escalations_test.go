@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/carepath/carepath/audit"
 	"github.com/carepath/carepath/cli"
-	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/routing"
 )
 
@@ -17,21 +15,10 @@ import (
 // case's step, event and access record, and refuses a second resolution, on both backends.
 func TestEscalationsCommands(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
-		d := assessDemo(t, dsn)
+		d, db := escalatedDemo(t, dsn)
 		var code int
 		var out, stderr string
 		ctx := context.Background()
-		db, err := database.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		// Escalated as placement would when nobody could be booked in time.
-		now := fixedNow()
-		if err := routing.NewSQLStore(db).Escalate(ctx, db, routing.Escalation{DecisionID: d.ID, Team: "central", Pathway: "crisis-home-treatment",
-			Priority: "emergency", Reason: "nobody on call before the deadline", Deadline: now.Add(4 * time.Hour), CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
 
 		list := func(args ...string) []routing.Escalation {
 			t.Helper()

@@ -9,9 +9,7 @@ import (
 
 	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/cli"
-	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/outbox"
-	"github.com/carepath/carepath/routing"
 )
 
 // TestRoutingReassignRecordsTheEscalationItClears: `routing reassign` of an escalated case that
@@ -20,21 +18,11 @@ import (
 // whom it booked and when; resolving it afterwards is refused as already resolved.
 func TestRoutingReassignRecordsTheEscalationItClears(t *testing.T) {
 	eachDSN(t, func(t *testing.T, dsn string) {
-		d := assessDemo(t, dsn)
+		d, db := escalatedDemo(t, dsn)
 		var code int
 		var out, stderr string
 		ctx := context.Background()
-		db, err := database.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		// Escalated as placement would when nobody could be booked in time.
 		now := fixedNow()
-		if err := routing.NewSQLStore(db).Escalate(ctx, db, routing.Escalation{DecisionID: d.ID, Team: "central", Pathway: "crisis-home-treatment",
-			Priority: "emergency", Reason: "nobody on call before the deadline", Deadline: now.Add(4 * time.Hour), CreatedAt: now}); err != nil {
-			t.Fatal(err)
-		}
 
 		code, out, stderr = run(t, "", "--db", dsn, "routing", "reassign", d.ID)
 		var r struct {

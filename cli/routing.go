@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/carepath/carepath/cases"
 	"github.com/carepath/carepath/config"
 	"github.com/carepath/carepath/database"
 	"github.com/carepath/carepath/failure"
@@ -117,7 +118,7 @@ func (c *commands) routingCommand() *cli.Command {
 				Usage:     "cancel a case's appointment and book the best other practitioner",
 				ArgsUsage: "DECISION",
 				Action: oneArg("reassign", "DECISION id", func(ctx *cli.Context, s *services, p *triage.Placement, id string) error {
-					d, err := s.engine.ReassignClearing(ctx.Context, id, s.events.DecisionReassigned, c.clearedByReassignment(s))
+					d, err := s.engine.ReassignClearing(ctx.Context, id, s.events.DecisionReassigned, s.events.ClearedByReassignment(&cases.Store{DB: s.db}, c.principal().Subject))
 					if err != nil {
 						return err
 					}

@@ -100,7 +100,7 @@ func (s *SQLStore) Services(ctx context.Context) ([]Service, error) {
 	return out, nil
 }
 
-// Marker reads the directory's change marker with one aggregate query.
+// Marker reads the directory's change counter, one row.
 func (s *SQLStore) Marker(ctx context.Context) (Marker, error) {
 	var m Marker
 	if err := s.DB.QueryRowPrepared(ctx, `SELECT counter FROM directory_marker WHERE id = 1`).Scan(&m.Changes); err != nil {
@@ -191,11 +191,10 @@ type CachedIndex struct {
 	// make the next decision wait for the whole directory to compile again.
 	Generation func(ctx context.Context) (uint64, error)
 
-	mu      sync.Mutex
-	index   *Index
-	marker  Marker
-	gen     uint64
-	genSeen bool // gen holds the generation the index was last confirmed at
+	mu     sync.Mutex
+	index  *Index
+	marker Marker
+	gen    uint64 // the generation index was last confirmed at
 }
 
 // NewCachedIndex returns a cache over store.
@@ -210,7 +209,7 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.index != nil && c.genSeen && c.gen == gen {
+		if c.index != nil && c.gen == gen {
 			ix := c.index
 			c.mu.Unlock()
 			return ix, nil
@@ -225,7 +224,7 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 	defer c.mu.Unlock()
 	if c.index != nil && c.marker == m {
 		// Confirmed at a generation read before the marker: the marker covers every change up to it.
-		c.gen, c.genSeen = gen, c.Generation != nil
+		c.gen = gen
 		return c.index, nil
 	}
 	ix, err := c.build(ctx)
@@ -234,8 +233,7 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 	}
 	// The marker read before the services may be older than them; that only costs one spare
 	// rebuild on the next call, never a stale index.
-	c.index, c.marker = ix, m
-	c.gen, c.genSeen = gen, c.Generation != nil
+	c.index, c.marker, c.gen = ix, m, gen
 	return ix, nil
 }
 
@@ -243,26 +241,25 @@ func (c *CachedIndex) Index(ctx context.Context) (*Index, error) {
 // compiled form of every service whose stored document is unchanged.
 func (c *CachedIndex) build(ctx context.Context) (*Index, error) {
 	var ix *Index
+	var err error
 	if ds, ok := c.Store.(DocumentStore); ok {
-		rows, err := ds.ServiceDocuments(ctx)
-		if err != nil {
+		var rows []StoredService
+		if rows, err = ds.ServiceDocuments(ctx); err != nil {
 			return nil, err
 		}
-		b, err := decodeStored(c.index, rows)
-		if err != nil {
+		var b *storedBuild
+		if b, err = decodeStored(c.index, rows); err != nil {
 			return nil, err
 		}
 		ix, err = b.build()
-		if err != nil {
-			return nil, fmt.Errorf("directory: stored services do not compile: %w", err)
+	} else {
+		var services []Service
+		if services, err = c.Store.Services(ctx); err != nil {
+			return nil, err
 		}
-		return ix, nil
+		ix, err = NewIndex(services)
 	}
-	services, err := c.Store.Services(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if ix, err = NewIndex(services); err != nil {
 		return nil, fmt.Errorf("directory: stored services do not compile: %w", err)
 	}
 	return ix, nil

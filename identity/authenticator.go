@@ -94,13 +94,15 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, e
 	a.mu.RLock()
 	c := a.tokens[secret]
 	a.mu.RUnlock()
-	if c != nil && now.Before(c.expires) && now.Sub(c.checked) < a.ttl() {
-		if now.Sub(c.touched) >= touchEvery {
-			a.touchToken(ctx, c, now)
-		}
-		return c.principal, nil
+	if a.fresh(c, now) {
+		return a.used(ctx, c, now), nil
 	}
 	a.mu.Lock()
+	// A lookup may have finished since the look above; its answer stands.
+	if c := a.tokens[secret]; a.fresh(c, now) {
+		a.mu.Unlock()
+		return a.used(ctx, c, now), nil
+	}
 	if l := a.loading[secret]; l != nil {
 		a.mu.Unlock()
 		select {
@@ -123,6 +125,19 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (*Principal, e
 	a.mu.Unlock()
 	close(l.done)
 	return l.p, l.err
+}
+
+// fresh reports whether a cached token may be used at now without reading the store again.
+func (a *Authenticator) fresh(c *cachedToken, now time.Time) bool {
+	return c != nil && now.Before(c.expires) && now.Sub(c.checked) < a.ttl()
+}
+
+// used returns a fresh cached token's principal, recording its use every touchEvery.
+func (a *Authenticator) used(ctx context.Context, c *cachedToken, now time.Time) *Principal {
+	if now.Sub(c.touched) >= touchEvery {
+		a.touchToken(ctx, c, now)
+	}
+	return c.principal
 }
 
 // loadToken reads a token from the store into the cache, recording its use.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/carepath/carepath/internal/jsonappend"
 	"github.com/carepath/carepath/triage"
@@ -65,11 +64,11 @@ func appendDecisionData(b []byte, d *DecisionData) ([]byte, bool) {
 	b = append(b, `,"sha256":`...)
 	b = jsonappend.String(b, d.RuleSet.SHA256)
 	b = append(b, `},"authored":`...)
-	if b, ok = appendTime(b, d.Authored); !ok {
+	if b, ok = jsonappend.Time(b, d.Authored); !ok {
 		return b, false
 	}
 	b = append(b, `,"decided":`...)
-	if b, ok = appendTime(b, d.Decided); !ok {
+	if b, ok = jsonappend.Time(b, d.Decided); !ok {
 		return b, false
 	}
 	b = append(b, `,"services":`...)
@@ -122,11 +121,11 @@ func appendAssignment(b []byte, a *triage.Assignment) ([]byte, bool) {
 	b = append(b, `,"appointment":{"id":`...)
 	b = jsonappend.String(b, a.Appointment.ID)
 	b = append(b, `,"start":`...)
-	if b, ok = appendTime(b, a.Appointment.Start); !ok {
+	if b, ok = jsonappend.Time(b, a.Appointment.Start); !ok {
 		return b, false
 	}
 	b = append(b, `,"end":`...)
-	if b, ok = appendTime(b, a.Appointment.End); !ok {
+	if b, ok = jsonappend.Time(b, a.Appointment.End); !ok {
 		return b, false
 	}
 	b = append(b, `},"continuity":`...)
@@ -134,15 +133,4 @@ func appendAssignment(b []byte, a *triage.Assignment) ([]byte, bool) {
 	b = append(b, `,"why":`...)
 	b = jsonappend.String(b, a.Why)
 	return append(b, '}'), true
-}
-
-// appendTime writes a UTC time as time.Time's MarshalJSON does; other zones, whose offsets it
-// checks, and years it refuses go to json.Marshal.
-func appendTime(b []byte, t time.Time) ([]byte, bool) {
-	if t.Location() != time.UTC || t.Year() < 0 || t.Year() > 9999 {
-		return b, false
-	}
-	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
 }

@@ -358,19 +358,7 @@ func (s *Server) reassignCase(ctx context.Context, id string) (*triage.Decision,
 	if p := identity.FromContext(ctx); p != nil {
 		by = p.Subject
 	}
-	cleared := func(ctx context.Context, tx *database.Tx, d *triage.Decision, e routing.Escalation) error {
-		note := cases.ReassignmentNote(d.Assignment)
-		if s.DB != nil {
-			if _, err := (&cases.Store{DB: s.DB}).NoteEscalationTx(ctx, tx, d.ID, by, *e.ResolvedAt, note); err != nil {
-				return err
-			}
-		}
-		if s.Events == nil {
-			return nil
-		}
-		return s.Events.EscalationResolved(ctx, tx, e, by, note)
-	}
-	return s.Engine.ReassignClearing(ctx, id, hook, cleared)
+	return s.Engine.ReassignClearing(ctx, id, hook, s.Events.ClearedByReassignment(&cases.Store{DB: s.DB}, by))
 }
 
 func (s *Server) dayVisits(w http.ResponseWriter, r *http.Request, p *triage.Placement) {

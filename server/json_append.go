@@ -100,13 +100,11 @@ func appendScores(b []byte, scores map[string]rules.Value, ok *bool) []byte {
 // appendJSONTime writes t as its MarshalJSON does; ok becomes false for what that refuses (a year
 // outside 0 to 9999, a zone offset of a day or more).
 func appendJSONTime(b []byte, t time.Time, ok *bool) []byte {
-	b = append(b, '"')
-	if text, err := t.AppendText(b); err == nil {
-		b = text
-	} else {
+	b, written := jsonappend.Time(b, t)
+	if !written {
 		*ok = false
 	}
-	return append(b, '"')
+	return b
 }
 
 // appendJSONStrings writes ss with HTML left unescaped, as the responses are.

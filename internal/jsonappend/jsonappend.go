@@ -6,6 +6,7 @@ package jsonappend
 import (
 	"math"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -106,4 +107,15 @@ func Float(dst []byte, f float64) ([]byte, bool) {
 		}
 	}
 	return dst, true
+}
+
+// Time appends t as time.Time's MarshalJSON writes it, quoted RFC 3339 with nanoseconds in t's
+// own zone; ok is false, with dst as it was, for what MarshalJSON refuses (a year outside 0 to
+// 9999, a zone offset of a day or more).
+func Time(dst []byte, t time.Time) ([]byte, bool) {
+	text, err := t.AppendText(append(dst, '"'))
+	if err != nil {
+		return dst, false
+	}
+	return append(text, '"'), true
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // unescapedHTML is v as an Encoder with SetEscapeHTML(false) writes it, without the newline.
@@ -117,6 +118,46 @@ func FuzzFloat(f *testing.F) {
 		got, ok := Float(nil, x)
 		if (err == nil) != ok || (ok && string(got) != string(want)) {
 			t.Fatalf("Float(%v) = %s %v, want %s %v", x, got, ok, want, err)
+		}
+	})
+}
+
+func TestTimeMatchesEncodingJSON(t *testing.T) {
+	for _, tm := range []time.Time{
+		{},
+		time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 2, 9, 0, 0, 123456789, time.UTC),
+		time.Date(2026, 12, 2, 9, 0, 0, 120000000, time.FixedZone("BST", 3600)),
+		time.Date(1, 1, 1, 0, 0, 0, 1, time.FixedZone("", -(13*3600+30*60))),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),                   // refused: year
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),                      // refused: year
+		time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 24*3600)), // refused: offset
+	} {
+		want, err := json.Marshal(tm)
+		got, ok := Time([]byte("x"), tm)
+		if err != nil {
+			if ok || string(got) != "x" {
+				t.Errorf("%v: json.Marshal refuses it (%v), Time wrote %q, %v", tm, err, got, ok)
+			}
+			continue
+		}
+		if !ok || string(got) != "x"+string(want) {
+			t.Errorf("%v: Time wrote %q, %v; want %s", tm, got, ok, want)
+		}
+	}
+}
+
+func FuzzTime(f *testing.F) {
+	f.Add(int64(1764666000), int64(123456789), 3600)
+	f.Add(int64(-62135596800), int64(0), 0)
+	f.Add(int64(253402300800), int64(1), -86400)
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("", offset%200000))
+		want, err := json.Marshal(tm)
+		got, ok := Time(nil, tm)
+		if (err == nil) != ok || ok && !bytes.Equal(got, want) {
+			t.Fatalf("%v: Time %q %v, json.Marshal %q %v", tm, got, ok, want, err)
 		}
 	})
 }
